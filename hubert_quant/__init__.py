@@ -1,0 +1,58 @@
+"""Clone voices for Bark: any recording -> a speaker prompt ``.npz``.
+
+Clone only voices whose owners agreed to it.
+
+    >>> from hubert_quant import clone_voice, save_speaker
+    >>> prompt = clone_voice("voice.wav")
+    >>> save_speaker(prompt, "voice.npz")
+
+Importing this package is cheap: torch and the models load only when first needed.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "clone_voice": "clone",
+    "clone_file": "clone",
+    "SpeakerPrompt": "speaker",
+    "load_speaker": "speaker",
+    "save_speaker": "speaker",
+    "make_prompt": "speaker",
+    "load_audio": "audio",
+    "load_quantizer": "models",
+    "load_hubert": "models",
+    "load_codec": "models",
+    "HubertQuantError": "errors",
+    "AudioError": "errors",
+    "CheckpointError": "errors",
+    "SpeakerFileError": "errors",
+    "ModelNotFoundError": "errors",
+    "OutputExistsError": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+if TYPE_CHECKING:
+    from .audio import load_audio
+    from .clone import clone_file, clone_voice
+    from .errors import (
+        AudioError,
+        CheckpointError,
+        HubertQuantError,
+        ModelNotFoundError,
+        OutputExistsError,
+        SpeakerFileError,
+    )
+    from .models import load_codec, load_hubert, load_quantizer
+    from .speaker import SpeakerPrompt, load_speaker, make_prompt, save_speaker
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

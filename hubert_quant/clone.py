@@ -1,0 +1,121 @@
+"""Cloning: a recording -> a Bark speaker prompt.
+
+    samples --resample 16 kHz--> HuBERT layer 9 --> quantizer --> semantic tokens (S,)
+            --resample 24 kHz--> EnCodec 6 kbps ----------------> codes (8, C)
+
+The models come from :mod:`hubert_quant.models`, so repeated calls reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from .audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, check_speech, load_audio, resample
+from .errors import CheckpointError
+from .speaker import SpeakerPrompt, make_prompt, save_speaker
+
+AudioInput = str | os.PathLike | np.ndarray
+
+
+def clone_voice(
+    audio: AudioInput,
+    *,
+    sample_rate: int | None = None,
+    quantizer=None,
+    hubert=None,
+    codec=None,
+    device: str = "auto",
+    start: float | None = None,
+    end: float | None = None,
+) -> SpeakerPrompt:
+    """Clone the voice in ``audio`` into a Bark speaker prompt.
+
+    audio: a file path, or mono float samples of shape (n_samples,) with ``sample_rate``.
+    quantizer / hubert / codec: a name or path (see :mod:`hubert_quant.models`; ``None``
+        means the default model), or an already loaded model.
+    start / end: seconds; clone only that part of the recording.
+    """
+    from . import __version__, models
+
+    device = models.resolve_device(device)
+    samples, rate, source, digest = _read_input(audio, sample_rate, start, end)
+    check_speech(samples, rate, source=source)
+
+    quantizer_name = _describe(quantizer, "quantizer")
+    hubert_name = _describe(hubert, "hubert")
+    if quantizer is None or isinstance(quantizer, (str, os.PathLike)):
+        quantizer = models.load_quantizer(quantizer, device=device)
+    if hubert is None or isinstance(hubert, (str, os.PathLike)):
+        hubert = models.load_hubert(hubert, device=device)
+    if codec is None or isinstance(codec, (str, os.PathLike)):
+        codec = models.load_codec(codec, device=device)
+    if quantizer.config.input_size != hubert.width:
+        raise CheckpointError(
+            f"quantizer {quantizer_name} expects {quantizer.config.input_size}-wide features but "
+            f"HuBERT {hubert_name} gives {hubert.width}-wide ones; use a matching pair."
+        )
+
+    features = hubert.features(resample(samples, rate, HUBERT_SAMPLE_RATE))
+    semantic = quantizer.tokens(features).cpu().numpy()
+    fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
+    metadata = {
+        "tool": f"hubert-quant {__version__}",
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "source": source,
+        "source_sha256": digest,
+        "start": start,
+        "end": end,
+        "quantizer": quantizer_name,
+        "quantizer_version": quantizer.config.version,
+        "hubert": hubert_name,
+    }
+    return make_prompt(semantic, fine, metadata)
+
+
+def clone_file(
+    audio: str | os.PathLike, out: str | os.PathLike, *, overwrite: bool = False, **options
+) -> Path:
+    """Clone ``audio`` and save the prompt to ``out``; returns the path written."""
+    return save_speaker(clone_voice(audio, **options), out, overwrite=overwrite)
+
+
+def _read_input(audio: AudioInput, sample_rate, start, end) -> tuple[np.ndarray, int, str, str]:
+    """(samples (n,), rate, a name for messages, sha256 of the source)."""
+    if isinstance(audio, np.ndarray):
+        if sample_rate is None:
+            raise ValueError("sample_rate is required when audio is an array")
+        samples = np.asarray(audio, dtype=np.float32)
+        if samples.ndim == 2:  # (channels, n) -> mono, like a file would be
+            samples = samples.mean(axis=0)
+        if start is not None or end is not None:
+            first = int(round((start or 0) * sample_rate))
+            samples = samples[first : None if end is None else int(round(end * sample_rate))]
+        return samples, int(sample_rate), "input audio", hashlib.sha256(samples.tobytes()).hexdigest()
+    path = Path(audio)
+    samples, rate = load_audio(path, start=start, end=end)
+    # Only the name: speaker files get shared, and full paths would leak the user's folders.
+    return samples, rate, path.name, _sha256(path)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _describe(model, kind: str) -> str:
+    if model is None:
+        from .hubert import DEFAULT_HUBERT
+        from .models import DEFAULT_QUANTIZER
+
+        return DEFAULT_QUANTIZER if kind == "quantizer" else DEFAULT_HUBERT
+    if isinstance(model, (str, os.PathLike)):
+        return Path(model).name if Path(model).exists() else str(model)
+    return type(model).__name__

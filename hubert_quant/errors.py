@@ -1,0 +1,33 @@
+"""Errors raised by hubert_quant.
+
+Every error a user can cause derives from :class:`HubertQuantError` and carries a message
+that names the file, what is wrong with it and what to do. Each one also inherits the
+builtin exception it refines, so callers that catch ``ValueError``/``FileNotFoundError``
+keep working.
+"""
+
+from __future__ import annotations
+
+
+class HubertQuantError(Exception):
+    """Base class: the message is meant to be shown to the user as it is."""
+
+
+class AudioError(HubertQuantError, ValueError):
+    """An input recording cannot be used (unreadable, empty, silent, too short, ...)."""
+
+
+class CheckpointError(HubertQuantError, ValueError):
+    """A model file is malformed, mislabelled or unsafe to load."""
+
+
+class SpeakerFileError(HubertQuantError, ValueError):
+    """A speaker prompt ``.npz`` is malformed or does not satisfy Bark's checks."""
+
+
+class ModelNotFoundError(HubertQuantError, FileNotFoundError):
+    """A model is neither a local path nor available in the local cache."""
+
+
+class OutputExistsError(HubertQuantError, FileExistsError):
+    """Writing would replace a file the user made; pass ``overwrite=True`` / ``--force``."""

@@ -1,0 +1,146 @@
+"""HuBERT-base layer-9 features, the input of the quantizer.
+
+Features are ``hidden_states[9]`` of transformers' ``HubertModel`` (index 0 is the
+embedding output), computed on raw 16 kHz samples without normalisation, as the original
+fairseq ``output_layer=9`` pipeline does. Layers after the 9th cannot change that output,
+so they are dropped at load time.
+
+Long recordings run in overlapping windows: attention memory grows with the square of the
+length (a 10-minute file in one pass needs tens of GB), so each window keeps
+``window_seconds`` of frames and sees ``context_seconds`` more on either side. Windows
+start on frame boundaries, so frame ``i`` of a window is exactly frame ``lo + i`` of the
+file, and inputs up to ``window_seconds + 2 * context_seconds`` run in a single pass.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+from .audio import HUBERT_SAMPLE_RATE
+from .errors import CheckpointError, ModelNotFoundError
+
+DEFAULT_HUBERT = "facebook/hubert-base-ls960"
+FEATURE_LAYER = 9
+
+
+@dataclass(frozen=True)
+class Framing:
+    """How the convolutional front end turns samples into frames."""
+
+    hop: int  # samples between frames (product of the conv strides): 320 for HuBERT-base
+    receptive_field: int  # samples seen by one frame: 400 for HuBERT-base
+
+    def n_frames(self, n_samples: int) -> int:
+        """Frames produced for ``n_samples`` input samples (0 if shorter than one frame)."""
+        if n_samples < self.receptive_field:
+            return 0
+        return (n_samples - self.receptive_field) // self.hop + 1
+
+    @classmethod
+    def from_config(cls, config) -> Framing:
+        hop, field = 1, 1
+        for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+            field += (kernel - 1) * hop
+            hop *= stride
+        return cls(hop=hop, receptive_field=field)
+
+
+class HubertEncoder:
+    """A loaded HuBERT model that turns 16 kHz audio into layer-9 features."""
+
+    def __init__(
+        self,
+        model,
+        *,
+        layer: int = FEATURE_LAYER,
+        window_seconds: float = 30.0,
+        context_seconds: float = 2.0,
+    ):
+        config = model.config
+        if config.num_hidden_layers < layer:
+            raise CheckpointError(
+                f"HuBERT model has {config.num_hidden_layers} transformer layers; "
+                f"layer {layer} features need at least {layer}."
+            )
+        self.framing = Framing.from_config(config)
+        self.layer = layer
+        self.width: int = config.hidden_size
+        # With pre-norm ("stable layer norm") models the encoder normalises after its
+        # last layer, so truncation would change layer 9's output: keep all layers there.
+        self._truncated = not config.do_stable_layer_norm
+        if self._truncated:
+            model.encoder.layers = model.encoder.layers[:layer]
+        self.model = model.eval()
+        frame_rate = HUBERT_SAMPLE_RATE / self.framing.hop
+        self.window_frames = max(1, math.ceil(window_seconds * frame_rate))
+        self.context_frames = max(0, math.ceil(context_seconds * frame_rate))
+
+    @classmethod
+    def load(cls, source: str | os.PathLike, *, device: str = "cpu", **kwargs) -> HubertEncoder:
+        """Load from a ``save_pretrained`` folder or a Hub id (from the local cache if offline)."""
+        from transformers import HubertModel
+        from transformers.utils import logging as hf_logging
+
+        verbosity = hf_logging.get_verbosity()
+        # Unused-weight notices and a per-tensor loading bar confuse users; our own
+        # progress reporting covers loading.
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+        try:
+            model = HubertModel.from_pretrained(str(source))
+        except OSError as e:
+            raise ModelNotFoundError(
+                f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder "
+                f"saved with save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} with network "
+                "access (it is cached for offline use afterwards)."
+            ) from e
+        except (ValueError, RuntimeError) as e:
+            raise CheckpointError(f"HuBERT model {str(source)!r} could not be loaded: {_first_line(e)}") from e
+        finally:
+            hf_logging.set_verbosity(verbosity)
+            hf_logging.enable_progress_bar()
+        return cls(model.to(device), **kwargs)
+
+    @property
+    def device(self):
+        return next(self.model.parameters()).device
+
+    def features(self, samples):
+        """Layer-9 features of mono 16 kHz ``samples``.
+
+        samples: Tensor, shape (n_samples,), float32
+        returns: Tensor, shape (n_frames, width), on the model's device
+        """
+        import torch
+
+        total = self.framing.n_frames(samples.shape[-1])
+        if total == 0:
+            raise ValueError(f"need at least {self.framing.receptive_field} samples for one HuBERT frame")
+        samples = samples.to(self.device, torch.float32)
+        if total <= self.window_frames + 2 * self.context_frames:
+            return self._forward(samples)
+        out = torch.empty(total, self.width, device=self.device)
+        hop, field = self.framing.hop, self.framing.receptive_field
+        for first in range(0, total, self.window_frames):
+            last = min(first + self.window_frames, total)
+            lo = max(0, first - self.context_frames)
+            hi = min(total, last + self.context_frames)
+            window = self._forward(samples[lo * hop : (hi - 1) * hop + field])
+            out[first:last] = window[first - lo : last - lo]
+        return out
+
+    def _forward(self, samples):
+        """samples (n,) -> features (n_frames, width) for a single pass."""
+        import torch
+
+        with torch.inference_mode():
+            if self._truncated:
+                return self.model(samples[None]).last_hidden_state[0]
+            return self.model(samples[None], output_hidden_states=True).hidden_states[self.layer][0]
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -1,0 +1,185 @@
+"""The HuBERT quantizer: layer-9 features -> Bark semantic tokens.
+
+Architecture and file format follow the original "custom tokenizer" exactly (state_dict
+keys ``lstm.*``, ``intermediate.*`` for version 1, ``fc.*``), so checkpoints move freely
+between this project and every tool that reads the original format:
+
+- version 0: LSTM(input, hidden, 2 layers) -> Linear(hidden -> output)
+- version 1: LSTM(input, hidden, 2 layers) -> Linear(hidden -> 4096) -> Linear(4096 -> output)
+
+The original ends with LogSoftmax; a token is the argmax, which the softmax's per-row
+shift does not move, so it is skipped here (see :meth:`Quantizer.tokens` for the one
+rounding case where it could, and how that is handled).
+
+A "new" checkpoint holds a zip entry ``<folder>/.info`` with the sizes as JSON, where
+``<folder>`` is torch's top folder in the zip (the file's stem when it was saved); an "old"
+one has none and is version 0 with the default sizes.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pickle
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .errors import CheckpointError, ModelNotFoundError
+from .files import atomic_write_bytes
+
+INTERMEDIATE_SIZE = 4096  # fixed in the original version-1 architecture, not stored in .info
+VERSIONS = (0, 1)
+
+
+@dataclass(frozen=True)
+class QuantizerConfig:
+    """Sizes of a quantizer: the content of the ``.info`` entry."""
+
+    input_size: int = 768  # HuBERT-base width
+    hidden_size: int = 1024  # LSTM width
+    output_size: int = 10_000  # Bark's semantic vocabulary
+    version: int = 0  # 0: one Linear after the LSTM; 1: two
+
+    def __post_init__(self):
+        for name in ("input_size", "hidden_size", "output_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.version not in VERSIONS:
+            raise ValueError(f"version must be one of {VERSIONS}, got {self.version!r}")
+
+    @classmethod
+    def from_info(cls, text: str) -> QuantizerConfig:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("expected a JSON object")
+        known = {k: data[k] for k in ("input_size", "hidden_size", "output_size", "version") if k in data}
+        return cls(**known)
+
+
+class Quantizer(nn.Module):
+    """LSTM quantizer of the original architecture (see module docstring)."""
+
+    def __init__(self, config: QuantizerConfig = QuantizerConfig()):
+        super().__init__()
+        self.config = config
+        self.lstm = nn.LSTM(config.input_size, config.hidden_size, 2, batch_first=True)
+        width = config.hidden_size
+        if config.version == 1:
+            self.intermediate = nn.Linear(config.hidden_size, INTERMEDIATE_SIZE)
+            width = INTERMEDIATE_SIZE
+        self.fc = nn.Linear(width, config.output_size)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Logits, without the original's LogSoftmax.
+
+        features: Tensor, shape (n_frames, input_size) or (batch, n_frames, input_size)
+        returns: Tensor, shape (..., n_frames, output_size)
+        """
+        x, _ = self.lstm(features)
+        if self.config.version == 1:
+            x = self.intermediate(x)
+        return self.fc(x)
+
+    @torch.inference_mode()
+    def tokens(self, features: torch.Tensor) -> torch.Tensor:
+        """Semantic tokens, identical to ``argmax(LogSoftmax(original(features)))``.
+
+        features: Tensor, shape (n_frames, input_size)
+        returns: LongTensor, shape (n_frames,)
+        """
+        if features.ndim != 2 or features.shape[-1] != self.config.input_size:
+            raise ValueError(
+                f"quantizer expects features of shape (n_frames, {self.config.input_size}), "
+                f"got {tuple(features.shape)}"
+            )
+        logits = self(features.to(self.fc.weight.device, self.fc.weight.dtype))
+        tokens = logits.argmax(-1)
+        # LogSoftmax subtracts one number per row; rounding can make two nearly equal
+        # logits equal, and argmax then picks the lower index. Only rows whose top two
+        # logits are within a few ulps can flip, so redo just those the original way.
+        top = logits.topk(2, dim=-1).values
+        close = (top[:, 0] - top[:, 1]) <= 1e-5 * top[:, 0].abs().clamp_min(1.0)
+        if close.any():
+            tokens[close] = torch.log_softmax(logits[close], dim=-1).argmax(-1)
+        return tokens
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the new format (state_dict + ``<folder>/.info``), atomically."""
+        path = Path(path)
+        buffer = io.BytesIO()
+        torch.save({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, buffer)
+        with zipfile.ZipFile(buffer, "a") as archive:
+            # torch reads only entries under its own top folder, so .info goes there too
+            # (the original code got the same by saving to a path named like that folder).
+            folder = archive.namelist()[0].split("/")[0]
+            archive.writestr(f"{folder}/.info", json.dumps(asdict(self.config)))
+        return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> Quantizer:
+        """Read an old or new checkpoint. Only tensors are unpickled (``weights_only=True``)."""
+        path = Path(path)
+        config = read_config(path)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(
+                f"{path}: refused to load: the file contains Python objects other than tensors, "
+                "which could run code. Only plain state_dict checkpoints are accepted; "
+                "get the file from a source you trust."
+            ) from e
+        except (RuntimeError, EOFError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: not a readable torch checkpoint ({e}). Download it again.") from e
+        model = cls(config)
+        _check_state_dict(path, state, model)
+        model.load_state_dict(state)
+        return model.eval().to(device)
+
+
+def read_config(path: Path) -> QuantizerConfig:
+    """Sizes from the ``.info`` entry, found by suffix since files get renamed after saving."""
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path}: quantizer checkpoint not found.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = [name for name in archive.namelist() if name.endswith("/.info")]
+            text = archive.read(infos[0]).decode("utf-8") if infos else None
+    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as e:
+        raise CheckpointError(
+            f"{path}: not a quantizer checkpoint (a torch.save zip archive); the file may be "
+            f"truncated or of another kind ({e}). Download it again."
+        ) from e
+    if text is None:
+        return QuantizerConfig()
+    try:
+        return QuantizerConfig.from_info(text)
+    except (ValueError, TypeError) as e:
+        raise CheckpointError(f"{path}: its .info entry is not valid quantizer sizes ({e}).") from e
+
+
+def _check_state_dict(path: Path, state: object, model: Quantizer) -> None:
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: expected a state_dict of tensors, found {type(state).__name__}.")
+    expected = model.state_dict()
+    labelled = f"labelled version {model.config.version}"
+    if model.config.version == 0 and any(k.startswith("intermediate.") for k in state):
+        raise CheckpointError(f"{path}: has an 'intermediate' layer (version 1) but is {labelled}.")
+    missing = sorted(set(expected) - set(state))
+    extra = sorted(set(state) - set(expected))
+    if missing or extra:
+        raise CheckpointError(
+            f"{path}: parameters do not match a quantizer {labelled} "
+            f"(missing: {', '.join(missing) or 'none'}; unexpected: {', '.join(extra) or 'none'})."
+        )
+    for key, tensor in expected.items():
+        if state[key].shape != tensor.shape:
+            raise CheckpointError(
+                f"{path}: {key} has shape {tuple(state[key].shape)} but the sizes "
+                f"{asdict(model.config)} need {tuple(tensor.shape)}."
+            )

@@ -1,0 +1,169 @@
+"""Bark speaker prompts (``.npz`` "history prompts"): build, validate, read and write.
+
+A prompt holds three int64 arrays:
+
+- ``semantic_prompt``: shape (S,), values 0..9999, 49.9 tokens per second
+- ``coarse_prompt``: shape (2, C), values 0..1023, equal to ``fine_prompt[:2]``
+- ``fine_prompt``: shape (8, C), values 0..1023, 75 EnCodec frames per second
+
+Bark's coarse stage asserts ``round(C / S, 1) == 1.5``; :func:`make_prompt` guarantees it by
+trimming the longer stream at the START, because Bark continues from the end of a prompt.
+Provenance metadata is stored as UTF-8 JSON in a ``uint8`` array: readers such as
+transformers' BarkProcessor turn every array into a tensor, which fails on string arrays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import SpeakerFileError
+from .files import atomic_write
+
+SEMANTIC_VOCAB_SIZE = 10_000
+CODEBOOK_SIZE = 1024
+N_COARSE_CODEBOOKS = 2
+N_FINE_CODEBOOKS = 8
+SEMANTIC_RATE_HZ = 49.9
+COARSE_RATE_HZ = 75
+# Bark's own expression (bark/generation.py generate_coarse), kept as written there.
+COARSE_TO_SEMANTIC = round(COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS / N_COARSE_CODEBOOKS, 1)
+
+KEYS = ("semantic_prompt", "coarse_prompt", "fine_prompt")
+METADATA_KEY = "hubert_quant_metadata"
+MAX_FILE_BYTES = 256 * 1024 * 1024  # a 10-minute prompt is ~4 MB; far larger is not a prompt
+
+
+@dataclass(frozen=True)
+class SpeakerPrompt:
+    """A validated Bark speaker prompt."""
+
+    semantic: np.ndarray  # (S,) int64
+    fine: np.ndarray  # (8, C) int64
+    metadata: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def coarse(self) -> np.ndarray:
+        """(2, C) int64: the first two codebooks, which Bark's coarse stage continues."""
+        return self.fine[:N_COARSE_CODEBOOKS]
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio the prompt encodes."""
+        return self.fine.shape[1] / COARSE_RATE_HZ
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The three arrays under Bark's key names (a valid ``history_prompt`` dict)."""
+        return {"semantic_prompt": self.semantic, "coarse_prompt": self.coarse, "fine_prompt": self.fine}
+
+
+def ratio_ok(n_semantic: int, n_coarse: int) -> bool:
+    """Bark's coarse-stage length check."""
+    return n_semantic > 0 and round(n_coarse / n_semantic, 1) == COARSE_TO_SEMANTIC
+
+
+def make_prompt(semantic, fine, metadata: Mapping[str, object] | None = None) -> SpeakerPrompt:
+    """Build a prompt from tokens (S,) and codes (8, C), trimming the start to fit Bark's ratio."""
+    semantic = np.asarray(semantic, dtype=np.int64).reshape(-1)
+    fine = np.asarray(fine, dtype=np.int64)
+    n_semantic, n_coarse = len(semantic), fine.shape[-1]
+    if not ratio_ok(n_semantic, n_coarse) and n_semantic > 0 and n_coarse > 0:
+        if n_coarse / n_semantic > COARSE_TO_SEMANTIC:
+            n_coarse = int(round(n_semantic * COARSE_TO_SEMANTIC))
+        else:
+            n_semantic = int(round(n_coarse / COARSE_TO_SEMANTIC))
+    prompt = SpeakerPrompt(semantic[len(semantic) - n_semantic :], fine[:, fine.shape[-1] - n_coarse :], dict(metadata or {}))
+    validate(prompt.arrays(), source="cloned prompt")
+    return prompt
+
+
+def validate(arrays: Mapping[str, np.ndarray], *, source: str) -> None:
+    """Raise :class:`SpeakerFileError` unless ``arrays`` pass every check Bark makes."""
+    for key in KEYS:
+        if key not in arrays:
+            raise SpeakerFileError(f"{source}: missing {key!r}; a speaker prompt needs {', '.join(KEYS)}.")
+    semantic, coarse, fine = (arrays[k] for k in KEYS)
+    for key, array, ndim in zip(KEYS, (semantic, coarse, fine), (1, 2, 2)):
+        if not isinstance(array, np.ndarray) or array.dtype.kind not in "iu":
+            kind = getattr(getattr(array, "dtype", None), "name", type(array).__name__)
+            raise SpeakerFileError(f"{source}: {key} must hold integers, found {kind}.")
+        if array.ndim != ndim:
+            raise SpeakerFileError(f"{source}: {key} must have {ndim} dimension(s), has shape {array.shape}.")
+    if semantic.size == 0 or fine.shape[1] == 0:
+        raise SpeakerFileError(f"{source}: the prompt is empty.")
+    if fine.shape[0] != N_FINE_CODEBOOKS or coarse.shape[0] != N_COARSE_CODEBOOKS:
+        raise SpeakerFileError(
+            f"{source}: expected {N_COARSE_CODEBOOKS} coarse and {N_FINE_CODEBOOKS} fine codebooks, "
+            f"found shapes coarse {coarse.shape} and fine {fine.shape}."
+        )
+    _check_range(source, "semantic_prompt", semantic, SEMANTIC_VOCAB_SIZE)
+    _check_range(source, "fine_prompt", fine, CODEBOOK_SIZE)
+    if coarse.shape != (N_COARSE_CODEBOOKS, fine.shape[1]) or not np.array_equal(coarse, fine[:N_COARSE_CODEBOOKS]):
+        raise SpeakerFileError(f"{source}: coarse_prompt must equal the first two rows of fine_prompt.")
+    if not ratio_ok(len(semantic), coarse.shape[1]):
+        raise SpeakerFileError(
+            f"{source}: {coarse.shape[1]} coarse frames for {len(semantic)} semantic tokens; Bark needs "
+            f"the ratio to round to {COARSE_TO_SEMANTIC} (re-clone it, or re-save it with hubert_quant)."
+        )
+
+
+def _check_range(source: str, key: str, array: np.ndarray, size: int) -> None:
+    low, high = int(array.min()), int(array.max())
+    if low < 0 or high >= size:
+        raise SpeakerFileError(f"{source}: {key} values must be in 0..{size - 1}, found {low}..{high}.")
+
+
+def save_speaker(prompt: SpeakerPrompt, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Write ``prompt`` to ``path`` (``.npz`` added if missing), atomically.
+
+    Refuses to replace an existing file unless ``overwrite`` is true.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".npz":
+        path = path.with_name(path.name + ".npz")
+    validate(prompt.arrays(), source=str(path))
+    arrays = prompt.arrays()
+    if prompt.metadata:
+        meta = json.dumps(dict(prompt.metadata), sort_keys=True, default=str).encode("utf-8")
+        arrays[METADATA_KEY] = np.frombuffer(meta, dtype=np.uint8)
+    return atomic_write(path, lambda f: np.savez(f, **arrays), overwrite=overwrite)
+
+
+def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
+    """Read and validate a speaker ``.npz``; never unpickles anything."""
+    path = Path(path)
+    if not path.is_file():
+        raise SpeakerFileError(f"{path}: no such speaker file.")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise SpeakerFileError(f"{path}: {path.stat().st_size} bytes is far too large for a speaker prompt.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            _check_unpacked_sizes(path, npz)
+            arrays = {key: npz[key] for key in npz.files if key in (*KEYS, METADATA_KEY)}
+    except SpeakerFileError:
+        raise
+    except ValueError as e:  # numpy's refusal to unpickle object arrays lands here
+        raise SpeakerFileError(f"{path}: refused: it stores Python objects, not plain integer arrays ({e}).") from e
+    except (OSError, zipfile.BadZipFile, EOFError) as e:
+        raise SpeakerFileError(f"{path}: not a readable .npz file ({e}).") from e
+    validate(arrays, source=str(path))
+    metadata: dict[str, object] = {}
+    if METADATA_KEY in arrays:
+        try:
+            metadata = json.loads(arrays[METADATA_KEY].astype(np.uint8).tobytes().decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            metadata = {}  # provenance is informative only; a damaged one must not block use
+    return SpeakerPrompt(arrays["semantic_prompt"].astype(np.int64), arrays["fine_prompt"].astype(np.int64), metadata)
+
+
+def _check_unpacked_sizes(path: Path, npz) -> None:
+    # A tiny compressed .npz can unpack to gigabytes; check before reading any array.
+    total = sum(info.file_size for info in npz.zip.infolist())
+    if total > MAX_FILE_BYTES:
+        raise SpeakerFileError(f"{path}: unpacks to {total} bytes, far too large for a speaker prompt.")

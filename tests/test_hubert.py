@@ -1,0 +1,69 @@
+import pytest
+import torch
+from conftest import speech_like
+from transformers import HubertModel
+
+from hubert_quant.errors import ModelNotFoundError
+from hubert_quant.hubert import Framing, HubertEncoder
+
+
+@pytest.fixture(scope="module")
+def full_model(tiny):
+    """The tiny model with all 10 layers, as transformers loads it."""
+    return HubertModel.from_pretrained(tiny / "hubert").eval()
+
+
+def reference_features(model, samples):
+    with torch.inference_mode():
+        return model(samples[None], output_hidden_states=True).hidden_states[9][0]
+
+
+@pytest.mark.parametrize("seconds", [0.03, 1.0, 2.37, 6.0])
+def test_features_are_hidden_state_9(tiny, full_model, seconds):
+    encoder = HubertEncoder.load(tiny / "hubert")
+    samples = torch.from_numpy(speech_like(seconds, 16_000))
+    features = encoder.features(samples)
+    expected = reference_features(full_model, samples)
+    assert features.shape == expected.shape == (encoder.framing.n_frames(samples.numel()), 32)
+    assert torch.equal(features, expected)
+
+
+def test_only_nine_layers_are_run(tiny):
+    assert len(HubertEncoder.load(tiny / "hubert").model.encoder.layers) == 9
+
+
+def test_framing_matches_hubert_base_front_end(full_model):
+    framing = Framing.from_config(full_model.config)
+    assert (framing.hop, framing.receptive_field) == (320, 400)
+    assert [framing.n_frames(n) for n in (399, 400, 719, 720, 16_000)] == [0, 1, 1, 2, 49]
+
+
+def test_windows_line_up_with_a_single_pass(tiny, full_model):
+    """With context covering the whole input every window sees what a single pass sees,
+    so any misalignment of windows shows as a difference."""
+    samples = torch.from_numpy(speech_like(3.1, 16_000))
+    encoder = HubertEncoder(HubertModel.from_pretrained(tiny / "hubert"), window_seconds=0.3, context_seconds=100)
+    encoder.context_frames = 0  # first: plain back-to-back windows still give every frame once
+    assert encoder.features(samples).shape == reference_features(full_model, samples).shape
+    encoder.context_frames = 1000
+    assert torch.equal(encoder.features(samples), reference_features(full_model, samples))
+
+
+def test_long_input_runs_in_bounded_windows(tiny, full_model, monkeypatch):
+    encoder = HubertEncoder(HubertModel.from_pretrained(tiny / "hubert"), window_seconds=1.0, context_seconds=0.5)
+    lengths = []
+    forward = encoder._forward
+    monkeypatch.setattr(encoder, "_forward", lambda s: lengths.append(s.numel()) or forward(s))
+    samples = torch.from_numpy(speech_like(7.3, 16_000))
+    features = encoder.features(samples)
+    single = reference_features(full_model, samples)
+    assert features.shape == single.shape
+    assert len(lengths) == 8 and max(lengths) <= (100 - 1) * 320 + 400  # 1 s kept + 2 x 0.5 s context
+    # Frames away from window edges see nearly the same context as in one pass.
+    agreement = torch.nn.functional.cosine_similarity(features, single, dim=-1)
+    assert agreement.mean() > 0.9
+
+
+def test_missing_model_is_explained(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not available.*save_pretrained"):
+        HubertEncoder.load(tmp_path / "nothing-here")
