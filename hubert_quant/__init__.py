@@ -35,7 +35,14 @@ _EXPORTS = {
     "OutputExistsError": "errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "clone_voice", "clone_file",
+    "SpeakerPrompt", "load_speaker", "save_speaker", "make_prompt",
+    "load_audio", "load_quantizer", "load_hubert", "load_codec",
+    "HubertQuantError", "AudioError", "CheckpointError", "SpeakerFileError", "ModelNotFoundError",
+    "OutputExistsError",
+]
 
 if TYPE_CHECKING:
     from .audio import load_audio

@@ -101,7 +101,7 @@ def run_clone(args: argparse.Namespace) -> int:
         device=args.device, start=args.start, end=args.end,
     )
     failures = 0
-    pairs = list(zip(args.audio, targets))
+    pairs = list(zip(args.audio, targets, strict=True))
     with tqdm(pairs, desc="cloning", unit="file", disable=len(pairs) == 1, file=sys.stderr) as bar:
         for audio, target in bar:
             try:
@@ -126,7 +126,7 @@ def _output_paths(inputs: list[Path], out: Path | None) -> list[Path]:
     folder = out or Path(".")
     targets = [folder / f"{audio.stem}.npz" for audio in inputs]
     seen: dict[Path, Path] = {}
-    for audio, target in zip(inputs, targets):
+    for audio, target in zip(inputs, targets, strict=True):
         if target in seen:
             raise ValueError(f"{seen[target]} and {audio} would both be saved as {target}; rename one")
         seen[target] = audio

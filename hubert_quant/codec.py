@@ -35,8 +35,8 @@ class Codec:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu") -> Codec:
         """Build EnCodec 24 kHz and load a state_dict file (default: the package's weights)."""
-        from encodec import EncodecModel
         import torch
+        from encodec import EncodecModel
 
         path = Path(path) if path is not None else default_weights_path()
         if not path.is_file():

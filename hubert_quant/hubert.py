@@ -41,7 +41,7 @@ class Framing:
     @classmethod
     def from_config(cls, config) -> Framing:
         hop, field = 1, 1
-        for kernel, stride in zip(config.conv_kernel, config.conv_stride):
+        for kernel, stride in zip(config.conv_kernel, config.conv_stride, strict=True):
             field += (kernel - 1) * hop
             hop *= stride
         return cls(hop=hop, receptive_field=field)

@@ -72,15 +72,30 @@ def make_prompt(semantic, fine, metadata: Mapping[str, object] | None = None) ->
     """Build a prompt from tokens (S,) and codes (8, C), trimming the start to fit Bark's ratio."""
     semantic = np.asarray(semantic, dtype=np.int64).reshape(-1)
     fine = np.asarray(fine, dtype=np.int64)
-    n_semantic, n_coarse = len(semantic), fine.shape[-1]
-    if not ratio_ok(n_semantic, n_coarse) and n_semantic > 0 and n_coarse > 0:
-        if n_coarse / n_semantic > COARSE_TO_SEMANTIC:
-            n_coarse = int(round(n_semantic * COARSE_TO_SEMANTIC))
-        else:
-            n_semantic = int(round(n_coarse / COARSE_TO_SEMANTIC))
-    prompt = SpeakerPrompt(semantic[len(semantic) - n_semantic :], fine[:, fine.shape[-1] - n_coarse :], dict(metadata or {}))
+    if fine.ndim != 2 or fine.shape[0] != N_FINE_CODEBOOKS:
+        raise SpeakerFileError(f"cloned prompt: codes must have shape (8, C), got {fine.shape}.")
+    n_semantic, n_coarse = _fit_ratio(len(semantic), fine.shape[1])
+    prompt = SpeakerPrompt(
+        semantic[len(semantic) - n_semantic :], fine[:, fine.shape[1] - n_coarse :], dict(metadata or {})
+    )
     validate(prompt.arrays(), source="cloned prompt")
     return prompt
+
+
+def _fit_ratio(n_semantic: int, n_coarse: int) -> tuple[int, int]:
+    """The longest lengths <= the given ones that pass Bark's check.
+
+    Usually one stream loses a frame or two; short prompts may need both trimmed, since
+    for some S no integer C gives a ratio that rounds to 1.5 (S = 7 needs 10.15 <= C < 10.85).
+    """
+    low, high = COARSE_TO_SEMANTIC - 0.05, COARSE_TO_SEMANTIC + 0.05  # what rounds to 1.5
+    for s in range(min(n_semantic, int(n_coarse / low) + 1), 0, -1):
+        for c in range(min(n_coarse, int(s * high) + 1), int(s * low) - 1, -1):
+            if c > 0 and ratio_ok(s, c):
+                return s, c
+    raise SpeakerFileError(
+        f"cloned prompt: {n_semantic} semantic tokens and {n_coarse} codec frames are too short to form a prompt."
+    )
 
 
 def validate(arrays: Mapping[str, np.ndarray], *, source: str) -> None:
@@ -89,7 +104,7 @@ def validate(arrays: Mapping[str, np.ndarray], *, source: str) -> None:
         if key not in arrays:
             raise SpeakerFileError(f"{source}: missing {key!r}; a speaker prompt needs {', '.join(KEYS)}.")
     semantic, coarse, fine = (arrays[k] for k in KEYS)
-    for key, array, ndim in zip(KEYS, (semantic, coarse, fine), (1, 2, 2)):
+    for key, array, ndim in zip(KEYS, (semantic, coarse, fine), (1, 2, 2), strict=True):
         if not isinstance(array, np.ndarray) or array.dtype.kind not in "iu":
             kind = getattr(getattr(array, "dtype", None), "name", type(array).__name__)
             raise SpeakerFileError(f"{source}: {key} must hold integers, found {kind}.")

@@ -75,3 +75,28 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
         [sys.executable, "-m", "hubert_quant", *args], cwd=cwd, env=full_env, capture_output=True, text=True,
         timeout=600,
     )
+
+
+def fake_hub_cache(tiny: Path, root: Path) -> dict[str, str]:
+    """Lay out the tiny models where the default names resolve, as a download would.
+
+    Hugging Face cache: Large English -> the tiny v1 quantizer, facebook/hubert-base-ls960 ->
+    the tiny HuBERT; torch hub: EnCodec's weights file -> the tiny EnCodec.
+    returns: environment variables that point the libraries there.
+    """
+    import shutil
+
+    def snapshot(repo: str) -> Path:
+        folder = root / "hf" / f"models--{repo.replace('/', '--')}"
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "refs" / "main").write_text("0" * 40)
+        (folder / "snapshots" / ("0" * 40)).mkdir(parents=True, exist_ok=True)
+        return folder / "snapshots" / ("0" * 40)
+
+    large_english = snapshot("GitMylo/bark-voice-cloning") / "quantifier_V1_hubert_base_ls960_23.pth"
+    shutil.copy(tiny / "quantizer-v1.pth", large_english)
+    shutil.copytree(tiny / "hubert", snapshot("facebook/hubert-base-ls960"), dirs_exist_ok=True)
+    checkpoints = root / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny / "encodec_24khz.th", checkpoints / "encodec_24khz-d7cc33bc.th")
+    return {"HF_HUB_CACHE": str(root / "hf"), "TORCH_HOME": str(root / "torch"), "HF_HUB_OFFLINE": "1"}

@@ -30,7 +30,9 @@ def test_stereo_is_averaged(tmp_path):
     np.testing.assert_allclose(samples, (left + right) / 2, atol=1e-6)
 
 
-@pytest.mark.parametrize("ext,fmt,subtype", [("flac", "FLAC", "PCM_16"), ("ogg", "OGG", "VORBIS"), ("mp3", "MP3", None)])
+@pytest.mark.parametrize(
+    "ext,fmt,subtype", [("flac", "FLAC", "PCM_16"), ("ogg", "OGG", "VORBIS"), ("mp3", "MP3", None)]
+)
 def test_compressed_formats_decode(tmp_path, ext, fmt, subtype):
     x = speech_like(2.0, 44_100)
     path = tmp_path / f"in.{ext}"

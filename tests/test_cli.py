@@ -1,0 +1,98 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import ROOT, run_cli, speech_like
+
+from hubert_quant import load_speaker
+
+
+@pytest.fixture
+def model_args(tiny):
+    return ["--hubert", str(tiny / "hubert"), "--quantizer", str(tiny / "quantizer-v1.pth"),
+            "--codec", str(tiny / "encodec_24khz.th"), "--device", "cpu"]
+
+
+def test_console_script_clones_one_file(tmp_path, voice_wav, model_args):
+    """The acceptance command, through the installed `hubert-quant` entry point."""
+    script = Path(sys.executable).with_name("hubert-quant")
+    assert script.exists(), "install the project (pip install -e .) so the console script exists"
+    result = subprocess.run([str(script), "clone", str(voice_wav), "--out", "spk.npz", *model_args],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    assert "saved" in result.stderr
+    assert load_speaker(tmp_path / "spk.npz").fine.shape[0] == 8
+
+
+def test_several_files_go_to_a_folder(tmp_path, model_args):
+    inputs = []
+    for i, rate in enumerate((8_000, 48_000)):
+        sf.write(tmp_path / f"take{i}.flac", speech_like(2.0, rate, seed=i), rate)
+        inputs.append(str(tmp_path / f"take{i}.flac"))
+    result = run_cli("clone", *inputs, "--out", str(tmp_path / "speakers"), *model_args)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in (tmp_path / "speakers").iterdir()) == ["take0.npz", "take1.npz"]
+
+
+def test_one_bad_file_among_many(tmp_path, voice_wav, model_args):
+    (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
+    result = run_cli("clone", str(voice_wav), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "out"),
+                     *model_args)
+    assert result.returncode == 1
+    assert (tmp_path / "out" / "voice.npz").is_file() and not (tmp_path / "out" / "broken.npz").exists()
+    assert "broken.wav: cannot decode" in result.stderr and "1 of 2 files failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda d: sf.write(d / "x.wav", np.zeros(32_000, np.float32), 16_000), "silent"),
+    (lambda d: sf.write(d / "x.wav", speech_like(0.4, 16_000), 16_000), r"0\.40 s long; at least 1\.0 s"),
+    (lambda d: (d / "x.wav").write_text("hello"), "cannot decode"),
+])
+def test_bad_input_is_one_line_and_exit_1(tmp_path, model_args, make, match):
+    make(tmp_path)
+    result = run_cli("clone", str(tmp_path / "x.wav"), "--out", str(tmp_path / "x.npz"), *model_args)
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ")
+    assert __import__("re").search(match, lines[0])
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_existing_output_needs_force(tmp_path, voice_wav, model_args):
+    (tmp_path / "me.npz").write_bytes(b"mine")
+    result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), *model_args)
+    assert result.returncode == 1 and "--force" in result.stderr
+    assert (tmp_path / "me.npz").read_bytes() == b"mine"
+    result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--force", *model_args)
+    assert result.returncode == 0 and load_speaker(tmp_path / "me.npz").semantic.size > 0
+
+
+def test_same_stem_twice_is_refused_before_work(tmp_path, model_args):
+    for sub in ("a", "b"):
+        (tmp_path / sub).mkdir()
+        sf.write(tmp_path / sub / "take.wav", speech_like(1.5, 16_000), 16_000)
+    result = run_cli("clone", str(tmp_path / "a/take.wav"), str(tmp_path / "b/take.wav"), "--out",
+                     str(tmp_path / "out"), *model_args)
+    assert result.returncode == 1 and "would both be saved as" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_is_useful_and_states_consent():
+    top = run_cli("--help")
+    clone = run_cli("clone", "--help")
+    assert top.returncode == 0 and clone.returncode == 0
+    for text in (top.stdout, clone.stdout):
+        assert "owners agreed" in " ".join(text.split())
+    for flag in ("--out", "--quantizer", "--hubert", "--codec", "--device", "--start", "--end", "--force"):
+        assert flag in clone.stdout
+
+
+def test_import_and_help_do_not_load_torch():
+    code = ("import sys, hubert_quant; from hubert_quant import cli; cli.build_parser(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'torchaudio') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip() == "[]", result.stderr

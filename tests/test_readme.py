@@ -1,0 +1,32 @@
+"""The README's Python example runs as written, with the default model names."""
+
+import os
+import re
+import subprocess
+import sys
+
+import soundfile as sf
+from conftest import ROOT, fake_hub_cache, speech_like
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
+
+
+def test_python_example_runs_with_default_models(tiny, tmp_path):
+    """Default names resolve from the caches a download fills (laid out here with tiny models)."""
+    example = readme_blocks("python")[0]
+    assert "clone_voice(" in example
+    sf.write(tmp_path / "voice.wav", speech_like(4.0, 44_100), 44_100)
+    env = {**os.environ, **fake_hub_cache(tiny, tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[1:3] == ["(8,", "225)"]  # 3.0 s at 75 frames per second
+    assert (tmp_path / "voice.npz").is_file()
+
+
+def test_quick_start_test_command_is_what_ci_runs():
+    test_command = [b for b in readme_blocks("bash") if "pytest" in b][0].strip()
+    assert test_command in (ROOT / ".ci" / "run").read_text()
