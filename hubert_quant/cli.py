@@ -85,16 +85,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run_clone(args: argparse.Namespace) -> int:
+    from .errors import HubertQuantError, OutputExistsError
+
     targets = _output_paths(args.audio, args.out)
-    if not args.force:
-        existing = [str(t) for t in targets if t.exists()]
-        if existing:
-            raise FileExistsError(f"{', '.join(existing)} already exist(s); pass --force to replace")
+    existing = [str(t) for t in targets if t.exists()]
+    if existing and not args.force:
+        # Checked up front so a long multi-file run does not stop half-way for this.
+        raise OutputExistsError(f"already there: {', '.join(existing)}; pass --force to replace")
 
     from tqdm import tqdm
 
     from .clone import clone_file
-    from .errors import HubertQuantError
 
     options = dict(
         quantizer=args.quantizer, hubert=args.hubert, codec=args.codec,

@@ -4,11 +4,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from hubert_quant import clone_file
 
 BARK_STAGES = r"""
 import json, sys
@@ -36,13 +35,19 @@ def run_bark(tiny, npz):
 
 
 @pytest.fixture(scope="module")
-def cloned(tiny, tiny_models, tmp_path_factory):
+def cloned(tiny, tmp_path_factory):
+    """spk.npz written by the acceptance command: `hubert-quant clone some.wav --out spk.npz ...`."""
     import soundfile as sf
     from conftest import speech_like
 
     folder = tmp_path_factory.mktemp("consumers")
-    sf.write(folder / "voice.wav", speech_like(4.2, 44_100), 44_100)
-    return clone_file(folder / "voice.wav", folder / "voice.npz", **tiny_models)
+    sf.write(folder / "some.wav", speech_like(4.2, 44_100), 44_100)
+    command = [str(Path(sys.executable).with_name("hubert-quant")), "clone", "some.wav", "--out", "spk.npz",
+               "--hubert", str(tiny / "hubert"), "--quantizer", str(tiny / "quantizer-v1.pth"),
+               "--codec", str(tiny / "encodec_24khz.th"), "--device", "cpu"]
+    result = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return folder / "spk.npz"
 
 
 def test_suno_bark_coarse_and_fine_stages_accept_it(tiny, cloned):

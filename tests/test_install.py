@@ -1,0 +1,58 @@
+"""install.py's decisions, without running pip for real (the test command itself runs it)."""
+
+import importlib.util
+
+import pytest
+from conftest import ROOT
+
+
+@pytest.fixture
+def install():
+    spec = importlib.util.spec_from_file_location("install", ROOT / "install.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_detects_the_working_pair_it_runs_with(install):
+    import torch
+    import torchaudio
+
+    assert install.working_torch_pair() == (torch.__version__.split("+")[0], torchaudio.__version__.split("+")[0])
+
+
+def test_working_pair_is_left_alone_and_pinned(install, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(install, "working_torch_pair", lambda: ("2.5.1", "2.5.1"))
+
+    def fake_pip(*args):
+        calls.append(args)
+        if "-c" in args:
+            pins = open(args[args.index("-c") + 1]).read()
+            calls.append(pins)
+        return 0
+
+    monkeypatch.setattr(install, "pip", fake_pip)
+    assert install.main(["--dev"]) == 0
+    assert not any("torch==2.14.1" in " ".join(map(str, c)) for c in calls)  # torch not reinstalled
+    assert "torch==2.5.1\ntorchaudio==2.5.1\n" in calls
+    assert calls[0][-1].endswith("[dev]")
+    assert "leaving them alone" in capsys.readouterr().out
+
+
+def test_missing_pair_installs_the_pinned_one(install, monkeypatch):
+    answers = iter([None, ("2.14.1", "2.11.0")])
+    monkeypatch.setattr(install, "working_torch_pair", lambda: next(answers))
+    calls = []
+    monkeypatch.setattr(install, "pip", lambda *args: calls.append(args) or 0)
+    assert install.main([]) == 0
+    assert calls[0] == ("install", *install.TORCH_PAIR)
+
+
+def test_pip_failure_is_one_clear_message(install, monkeypatch, capsys):
+    monkeypatch.setattr(install, "working_torch_pair", lambda: None)
+    monkeypatch.setattr(install, "pip", lambda *args: 1)
+    assert install.main([]) == 1
+    err = capsys.readouterr().err
+    assert "install failed: pip could not install torch==2.14.1 torchaudio==2.11.0" in err
+    assert "Traceback" not in err
