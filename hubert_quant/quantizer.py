@@ -18,10 +18,10 @@ one has none and is version 0 with the default sizes.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import pickle
+import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -112,14 +112,17 @@ class Quantizer(nn.Module):
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the new format (state_dict + ``<folder>/.info``), atomically."""
         path = Path(path)
-        buffer = io.BytesIO()
-        torch.save({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, buffer)
-        with zipfile.ZipFile(buffer, "a") as archive:
-            # torch reads only entries under its own top folder, so .info goes there too
-            # (the original code got the same by saving to a path named like that folder).
-            folder = archive.namelist()[0].split("/")[0]
-            archive.writestr(f"{folder}/.info", json.dumps(asdict(self.config)))
-        return atomic_write_bytes(path, buffer.getvalue(), overwrite=overwrite)
+        state = {k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}
+        with tempfile.TemporaryDirectory() as scratch:
+            # torch names the zip's top folder after the file it writes, and reads only
+            # entries under that folder; saving under the final name gives the original's
+            # exact layout: <stem>/data.pkl ... <stem>/.info.
+            staged = Path(scratch) / path.name
+            torch.save(state, staged)
+            with zipfile.ZipFile(staged, "a") as archive:
+                folder = archive.namelist()[0].split("/")[0]
+                archive.writestr(f"{folder}/.info", json.dumps(asdict(self.config)))
+            return atomic_write_bytes(path, staged.read_bytes(), overwrite=overwrite)
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> Quantizer:

@@ -88,6 +88,8 @@ def test_near_tie_resolves_like_log_softmax():
 def test_save_roundtrip_and_original_reader(tiny, tmp_path):
     model = Quantizer.load(tiny / "quantizer-v1.pth")
     path = model.save(tmp_path / "mine.pth")
+    with zipfile.ZipFile(path) as archive:  # the original's layout: everything under the file's stem
+        assert "mine/.info" in archive.namelist() and "mine/data.pkl" in archive.namelist()
     again = Quantizer.load(path)
     assert again.config == model.config
     for key, value in model.state_dict().items():
