@@ -1,4 +1,11 @@
-"""EnCodec 24 kHz at 6 kbps: audio -> the 8 codebooks Bark's coarse and fine stages use."""
+"""EnCodec 24 kHz at 6 kbps: audio -> the 8 codebooks Bark's coarse and fine stages use.
+
+One pass over a long file needs memory in proportion to its length (about 11 GB for 10
+minutes), so long inputs are encoded in windows of ``window_seconds`` of frames, each
+preceded by ``context_seconds`` of audio. The 24 kHz model is causal, so a frame depends
+only on what came before it; windows start on frame boundaries (320 samples), so frames
+line up exactly, and inputs up to ``window_seconds + context_seconds`` are one pass.
+"""
 
 from __future__ import annotations
 
@@ -28,12 +35,16 @@ def default_weights_path() -> Path:
 class Codec:
     """A loaded EnCodec 24 kHz model."""
 
-    def __init__(self, model):
+    def __init__(self, model, *, window_seconds: float = 30.0, context_seconds: float = 5.0):
         model.set_target_bandwidth(BANDWIDTH_KBPS)
         self.model = model.eval()
+        self.hop = int(np.prod(model.encoder.ratios))  # 320 samples per frame
+        frame_rate = model.sample_rate / self.hop
+        self.window_frames = max(1, int(window_seconds * frame_rate))
+        self.context_frames = max(0, int(context_seconds * frame_rate))
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu") -> Codec:
+    def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kwargs) -> Codec:
         """Build EnCodec 24 kHz and load a state_dict file (default: the package's weights)."""
         import torch
         from encodec import EncodecModel
@@ -63,7 +74,7 @@ class Codec:
                 f"{path}: not an EnCodec 24 kHz state_dict ({str(e).splitlines()[0]})."
             ) from e
         # encodec has no MPS kernels for some ops; Bark keeps it on the CPU there too.
-        return cls(model.to("cpu" if str(device).startswith("mps") else device))
+        return cls(model.to("cpu" if str(device).startswith("mps") else device), **kwargs)
 
     @property
     def device(self):
@@ -77,7 +88,22 @@ class Codec:
         """
         import torch
 
+        samples = samples.to(self.device, torch.float32)
+        total = -(-samples.shape[-1] // self.hop)
+        if total <= self.window_frames + self.context_frames:
+            return self._encode(samples)
+        out = np.empty((N_CODEBOOKS, total), dtype=np.int64)
+        for first in range(0, total, self.window_frames):
+            last = min(first + self.window_frames, total)
+            lo = max(0, first - self.context_frames)
+            out[:, first:last] = self._encode(samples[lo * self.hop : last * self.hop])[:, first - lo :]
+        return out
+
+    def _encode(self, samples) -> np.ndarray:
+        """samples (n,) -> codes (8, ceil(n / 320)) in a single pass."""
+        import torch
+
         with torch.inference_mode():
-            frames = self.model.encode(samples.to(self.device, torch.float32)[None, None])
+            frames = self.model.encode(samples[None, None])
             codes = torch.cat([code for code, _scale in frames], dim=-1)[0]
         return codes.cpu().numpy().astype(np.int64)
