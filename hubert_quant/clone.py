@@ -32,6 +32,7 @@ def clone_voice(
     device: str = "auto",
     start: float | None = None,
     end: float | None = None,
+    progress=None,
 ) -> SpeakerPrompt:
     """Clone the voice in ``audio`` into a Bark speaker prompt.
 
@@ -39,20 +40,29 @@ def clone_voice(
     quantizer / hubert / codec: a name or path (see :mod:`hubert_quant.models`; ``None``
         means the default model), or an already loaded model.
     start / end: seconds; clone only that part of the recording.
+    progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
+        download (default: tqdm bars on stderr).
     """
     from . import __version__, models
 
-    device = models.resolve_device(device)
     samples, rate, source, digest = _read_input(audio, sample_rate, start, end)
     check_speech(samples, rate, source=source)
 
     quantizer_name = _describe(quantizer, "quantizer")
     hubert_name = _describe(hubert, "hubert")
+    # Files first (a missing model fails fast, before torch is even imported), then loading.
     if quantizer is None or isinstance(quantizer, (str, os.PathLike)):
-        quantizer = models.load_quantizer(quantizer, device=device)
+        quantizer = models.resolve_quantizer(quantizer, progress=progress)
     if hubert is None or isinstance(hubert, (str, os.PathLike)):
-        hubert = models.load_hubert(hubert, device=device)
+        hubert = models.resolve_hubert(hubert, progress=progress)
     if codec is None or isinstance(codec, (str, os.PathLike)):
+        codec = models.resolve_codec(codec, progress=progress)
+    device = models.resolve_device(device)
+    if isinstance(quantizer, os.PathLike):
+        quantizer = models.load_quantizer(quantizer, device=device)
+    if isinstance(hubert, os.PathLike):
+        hubert = models.load_hubert(hubert, device=device)
+    if isinstance(codec, os.PathLike):
         codec = models.load_codec(codec, device=device)
     if quantizer.config.input_size != hubert.width:
         raise CheckpointError(

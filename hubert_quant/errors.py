@@ -31,3 +31,15 @@ class ModelNotFoundError(HubertQuantError, FileNotFoundError):
 
 class OutputExistsError(HubertQuantError, FileExistsError):
     """Writing would replace a file the user made; pass ``overwrite=True`` / ``--force``."""
+
+
+class CatalogueError(HubertQuantError, ValueError):
+    """The user catalogue file is malformed, or an entry being added clashes or is incomplete."""
+
+
+class DownloadError(HubertQuantError, ConnectionError):
+    """A download failed (server unreachable, refused, interrupted); what was fetched is kept."""
+
+
+class IntegrityError(CheckpointError):
+    """A downloaded or cached file does not match its size or hash; it is never loaded."""

