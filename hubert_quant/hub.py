@@ -258,6 +258,9 @@ def _get(url: str, partial: Path, *, size, headers: dict, progress, label: str) 
         if done and response.status != 206:  # the server ignored Range: start over
             out.truncate(0)
             done = 0
+        length = response.headers.get("Content-Length")
+        if size is None and length and length.isdigit():
+            size = done + int(length)  # a plain URL: no HEAD, so the answer itself says how much is coming
         if progress:
             progress(label, done, size)
         try:

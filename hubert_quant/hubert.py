@@ -79,7 +79,10 @@ class HubertEncoder:
 
     @classmethod
     def load(cls, source: str | os.PathLike, *, device: str = "cpu", **kwargs) -> HubertEncoder:
-        """Load from a ``save_pretrained`` folder or a Hub id (from the local cache if offline)."""
+        """Load from a ``save_pretrained`` folder (find or download one with :mod:`hubert_quant.models`)."""
+        import pickle
+
+        from safetensors import SafetensorError
         from transformers import HubertModel
         from transformers.utils import logging as hf_logging
 
@@ -90,14 +93,21 @@ class HubertEncoder:
         hf_logging.disable_progress_bar()
         try:
             model = HubertModel.from_pretrained(str(source))
+        except pickle.UnpicklingError as e:
+            raise CheckpointError(
+                f"HuBERT {str(source)!r}: refused to load pytorch_model.bin: it holds Python objects other than "
+                "tensors, which could run code. Use a copy with model.safetensors instead."
+            ) from e
         except OSError as e:
             raise ModelNotFoundError(
-                f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder "
-                f"saved with save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} with network "
-                "access (it is cached for offline use afterwards)."
+                f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder saved with "
+                f"save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} (see `hubert-quant models`)."
             ) from e
-        except (ValueError, RuntimeError) as e:
-            raise CheckpointError(f"HuBERT model {str(source)!r} could not be loaded: {_first_line(e)}") from e
+        except (ValueError, RuntimeError, SafetensorError) as e:
+            raise CheckpointError(
+                f"HuBERT model {str(source)!r} could not be loaded: {_first_line(e)}. If it was downloaded, "
+                f"delete it (`hubert-quant models remove \"HuBERT base\"`) and download it again."
+            ) from e
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()

