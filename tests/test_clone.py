@@ -65,7 +65,7 @@ def test_start_end_select_part_of_the_file(tiny_models, voice_wav):
 
 
 def test_feature_width_mismatch_is_explained(tiny, tiny_models, voice_wav):
-    with pytest.raises(CheckpointError, match="expects 768-wide features but HuBERT .* gives 32-wide"):
+    with pytest.raises(CheckpointError, match="expects 768-wide features but HuBERT gives 32-wide"):
         clone_voice(voice_wav, **{**tiny_models, "quantizer": str(tiny / "quantizer-v0-old.pth")})
 
 

