@@ -27,6 +27,10 @@ _EXPORTS = {
     "load_quantizer": "models",
     "load_hubert": "models",
     "load_codec": "models",
+    "mask_voice": "mask",
+    "say": "mask",
+    "save_wav": "mask",
+    "BarkOptions": "generate",
     "HubertQuantError": "errors",
     "AudioError": "errors",
     "CheckpointError": "errors",
@@ -40,6 +44,7 @@ __all__ = [
     "clone_voice", "clone_file",
     "SpeakerPrompt", "load_speaker", "save_speaker", "make_prompt",
     "load_audio", "load_quantizer", "load_hubert", "load_codec",
+    "mask_voice", "say", "save_wav", "BarkOptions",
     "HubertQuantError", "AudioError", "CheckpointError", "SpeakerFileError", "ModelNotFoundError",
     "OutputExistsError",
 ]
@@ -55,6 +60,8 @@ if TYPE_CHECKING:
         OutputExistsError,
         SpeakerFileError,
     )
+    from .generate import BarkOptions
+    from .mask import mask_voice, save_wav, say
     from .models import load_codec, load_hubert, load_quantizer
     from .speaker import SpeakerPrompt, load_speaker, make_prompt, save_speaker
 

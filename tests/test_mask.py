@@ -25,12 +25,19 @@ from hubert_quant import clone_voice, save_speaker
 from hubert_quant.generate import BarkOptions, load_stages, semantic_to_audio
 from hubert_quant.mask import mask_voice, say, save_wav
 
+import torch
+import bark.generation as generation
+from hubert_quant.generate import checkpoint_globals
+
 folder = sys.argv[1]
+with torch.serialization.safe_globals(checkpoint_globals()):  # as a host that loaded Bark itself
+    host_fine = generation.load_model(use_gpu=False, model_type="fine")
 opts = lambda seed: BarkOptions(seed=seed, device="cpu")
 stats = lambda a: {"n": int(a.size), "finite": bool(np.isfinite(a).all()), "rms": float(np.sqrt(np.mean(a ** 2)))}
 out = {}
 speaker = save_speaker(clone_voice(f"{folder}/voice.wav", device="cpu"), f"{folder}/voice.npz")
 random_1 = mask_voice(f"{folder}/talk.wav", options=opts(1))
+coarse_model = generation.models["coarse"]
 out["random"] = stats(random_1)
 out["same_seed_equal"] = bool(np.array_equal(random_1, mask_voice(f"{folder}/talk.wav", options=opts(1))))
 out["other_seed_equal"] = bool(np.array_equal(random_1, mask_voice(f"{folder}/talk.wav", options=opts(2))))
@@ -51,6 +58,7 @@ for seconds, rate in ((1.013, 16000), (1.37, 44100), (2.0011, 22050), (3.3331, 8
     audio, _ = semantic_to_audio(prompt.semantic[-20:], prompt.arrays(), opts(0))
     odd.append([len(prompt.semantic), prompt.fine.shape[1], int(audio.size)])
 out["odd"] = odd
+out["shared"] = generation.models["fine"] is host_fine and generation.models["coarse"] is coarse_model
 print(json.dumps(out))
 """
 
@@ -107,6 +115,11 @@ def test_say_speaks_in_the_clone(bark_results):
     assert 0.1 < seconds(results["say"]) <= 768 / 49.9 + 0.1  # Bark's text stage makes at most 768 tokens
     info = sf.info(folder / "said.wav")
     assert (info.samplerate, info.channels, info.subtype) == (24_000, 1, "PCM_16")
+
+
+def test_models_load_once_and_are_shared_with_a_host_that_loaded_bark(bark_results):
+    results, _, _ = bark_results
+    assert results["shared"] is True
 
 
 def test_cloned_prompts_of_odd_lengths_pass_barks_coarse_checks(bark_results):

