@@ -68,6 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     clone.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N or mps")
     clone.add_argument("--start", type=float, default=None, help="use the recording from this second on")
     clone.add_argument("--end", type=float, default=None, help="use the recording up to this second")
+    clone.add_argument(
+        "--fast", action="store_true",
+        help="bfloat16 HuBERT and quantizer: faster where supported, tokens may differ (see docs/performance.md)",
+    )
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
     clone.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     clone.set_defaults(run=run_clone)
@@ -142,7 +146,7 @@ def run_clone(args: argparse.Namespace) -> int:
 
     options = dict(
         quantizer=args.quantizer, hubert=args.hubert, codec=args.codec,
-        device=args.device, start=args.start, end=args.end,
+        device=args.device, start=args.start, end=args.end, fast=args.fast,
     )
     failures = 0
     pairs = list(zip(args.audio, targets, strict=True))

@@ -33,6 +33,7 @@ def clone_voice(
     start: float | None = None,
     end: float | None = None,
     progress=None,
+    fast: bool = False,
 ) -> SpeakerPrompt:
     """Clone the voice in ``audio`` into a Bark speaker prompt.
 
@@ -42,12 +43,14 @@ def clone_voice(
     start / end: seconds; clone only that part of the recording.
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
+    fast: bfloat16 HuBERT and quantizer head: faster on hardware with bfloat16 support, but
+        tokens may differ from the exact pipeline (see docs/performance.md).
     """
     from . import __version__
 
     samples, rate, source, digest = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
     quantizer_name, hubert_name = _describe(quantizer, "quantizer"), _describe(hubert, "hubert")
-    quantizer, hubert, codec = load_models(quantizer, hubert, codec, device=device, progress=progress)
+    quantizer, hubert, codec = load_models(quantizer, hubert, codec, device=device, progress=progress, fast=fast)
     semantic = semantic_tokens(samples, rate, quantizer, hubert)
     fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
     metadata = {
@@ -60,6 +63,7 @@ def clone_voice(
         "quantizer": quantizer_name,
         "quantizer_version": quantizer.config.version,
         "hubert": hubert_name,
+        "fast": fast,
     }
     return make_prompt(semantic, fine, metadata)
 
@@ -83,7 +87,9 @@ def read_speech(
     return samples, rate, source, digest
 
 
-def load_models(quantizer=None, hubert=None, codec=None, *, device: str = "auto", progress=None, with_codec=True):
+def load_models(
+    quantizer=None, hubert=None, codec=None, *, device: str = "auto", progress=None, with_codec=True, fast=False
+):
     """(quantizer, hubert, codec or None): names and paths become loaded models; loaded ones pass through.
 
     Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
@@ -98,9 +104,9 @@ def load_models(quantizer=None, hubert=None, codec=None, *, device: str = "auto"
         codec = models.resolve_codec(codec, progress=progress)
     device = models.resolve_device(device)
     if isinstance(quantizer, os.PathLike):
-        quantizer = models.load_quantizer(quantizer, device=device)
+        quantizer = models.load_quantizer(quantizer, device=device, fast=fast)
     if isinstance(hubert, os.PathLike):
-        hubert = models.load_hubert(hubert, device=device)
+        hubert = models.load_hubert(hubert, device=device, fast=fast)
     if with_codec and isinstance(codec, os.PathLike):
         codec = models.load_codec(codec, device=device)
     if quantizer.config.input_size != hubert.width:

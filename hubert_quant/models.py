@@ -264,20 +264,20 @@ def clear_cache() -> None:
         _loaded.clear()
 
 
-def load_quantizer(source=None, *, device: str = "auto", progress: hub.Progress | None = None):
-    """A :class:`~hubert_quant.quantizer.Quantizer` from a path or catalogue name."""
+def load_quantizer(source=None, *, device: str = "auto", progress: hub.Progress | None = None, fast: bool = False):
+    """A :class:`~hubert_quant.quantizer.Quantizer` from a path or catalogue name (``fast``: bfloat16 head)."""
     from .quantizer import Quantizer
 
     path, device = resolve_quantizer(source, progress=progress), resolve_device(device)
-    return _cached("quantizer", path, device, lambda: Quantizer.load(path, device=device))
+    return _cached(f"quantizer fast={fast}", path, device, lambda: Quantizer.load(path, device=device, fast=fast))
 
 
-def load_hubert(source=None, *, device: str = "auto", progress: hub.Progress | None = None):
-    """A :class:`~hubert_quant.hubert.HubertEncoder` from a folder, catalogue name or Hub id."""
+def load_hubert(source=None, *, device: str = "auto", progress: hub.Progress | None = None, fast: bool = False):
+    """A :class:`~hubert_quant.hubert.HubertEncoder` from a folder, catalogue name or Hub id (``fast``: bfloat16)."""
     from .hubert import HubertEncoder
 
     path, device = resolve_hubert(source, progress=progress), resolve_device(device)
-    return _cached("hubert", path, device, lambda: HubertEncoder.load(path, device=device))
+    return _cached(f"hubert fast={fast}", path, device, lambda: HubertEncoder.load(path, device=device, fast=fast))
 
 
 def load_codec(source=None, *, device: str = "auto", progress: hub.Progress | None = None):

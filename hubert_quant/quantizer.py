@@ -62,12 +62,22 @@ class QuantizerConfig:
         return cls(**known)
 
 
+CHUNK_FRAMES = 2048  # output-layer chunk: 2048 x 10000 logits = 82 MB
+FAST_RECHECK = 0.02  # fast mode: recompute rows whose top-two margin is below this share of the top logit
+
+
+def _margin(logits: torch.Tensor) -> torch.Tensor:
+    top = logits.topk(2, dim=-1).values
+    return top[:, 0] - top[:, 1]
+
+
 class Quantizer(nn.Module):
     """LSTM quantizer of the original architecture (see module docstring)."""
 
-    def __init__(self, config: QuantizerConfig = QuantizerConfig()):
+    def __init__(self, config: QuantizerConfig = QuantizerConfig(), *, fast: bool = False):
         super().__init__()
         self.config = config
+        self.fast = fast
         self.lstm = nn.LSTM(config.input_size, config.hidden_size, 2, batch_first=True)
         width = config.hidden_size
         if config.version == 1:
@@ -92,21 +102,47 @@ class Quantizer(nn.Module):
 
         features: Tensor, shape (n_frames, input_size)
         returns: LongTensor, shape (n_frames,)
+
+        The LSTM runs over the whole sequence; the output layers run on chunks of frames,
+        so a 10-minute input never holds its (n_frames, 10000) logits at once. With
+        ``self.fast`` the output layers run in bfloat16 and only rows whose top two logits
+        are close are recomputed exactly.
         """
         if features.ndim != 2 or features.shape[-1] != self.config.input_size:
             raise ValueError(
                 f"quantizer expects features of shape (n_frames, {self.config.input_size}), "
                 f"got {tuple(features.shape)}"
             )
-        logits = self(features.to(self.fc.weight.device, self.fc.weight.dtype))
+        hidden, _ = self.lstm(features.to(self.fc.weight.device, self.fc.weight.dtype))
+        tokens = torch.empty(hidden.shape[0], dtype=torch.long, device=hidden.device)
+        for first in range(0, hidden.shape[0], CHUNK_FRAMES):
+            chunk = hidden[first : first + CHUNK_FRAMES]
+            tokens[first : first + CHUNK_FRAMES] = self._fast_tokens(chunk) if self.fast else self._exact_tokens(chunk)
+        return tokens
+
+    def _head(self, hidden: torch.Tensor) -> torch.Tensor:
+        """LSTM output (n, hidden) -> logits (n, output_size)."""
+        return self.fc(self.intermediate(hidden) if self.config.version == 1 else hidden)
+
+    def _exact_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
+        logits = self._head(hidden)
         tokens = logits.argmax(-1)
         # LogSoftmax subtracts one number per row; rounding can make two nearly equal
         # logits equal, and argmax then picks the lower index. Only rows whose top two
         # logits are within a few ulps can flip, so redo just those the original way.
-        top = logits.topk(2, dim=-1).values
-        close = (top[:, 0] - top[:, 1]) <= 1e-5 * top[:, 0].abs().clamp_min(1.0)
+        close = _margin(logits) <= 1e-5 * logits.amax(-1).abs().clamp_min(1.0)
         if close.any():
             tokens[close] = torch.log_softmax(logits[close], dim=-1).argmax(-1)
+        return tokens
+
+    def _fast_tokens(self, hidden: torch.Tensor) -> torch.Tensor:
+        kind = hidden.device.type if hidden.device.type in ("cpu", "cuda") else "cpu"
+        with torch.autocast(kind, dtype=torch.bfloat16):
+            logits = self._head(hidden).float()
+        tokens = logits.argmax(-1)
+        unsure = _margin(logits) <= FAST_RECHECK * logits.amax(-1).abs().clamp_min(1.0)
+        if unsure.any():
+            tokens[unsure] = self._exact_tokens(hidden[unsure])
         return tokens
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
@@ -125,8 +161,11 @@ class Quantizer(nn.Module):
             return atomic_write_bytes(path, staged.read_bytes(), overwrite=overwrite)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, *, device: str = "cpu") -> Quantizer:
-        """Read an old or new checkpoint. Only tensors are unpickled (``weights_only=True``)."""
+    def load(cls, path: str | os.PathLike, *, device: str = "cpu", fast: bool = False) -> Quantizer:
+        """Read an old or new checkpoint. Only tensors are unpickled (``weights_only=True``).
+
+        fast: bfloat16 output layers (see :meth:`tokens`); off by default, as tokens may differ.
+        """
         path = Path(path)
         config = read_config(path)
         try:
@@ -139,7 +178,7 @@ class Quantizer(nn.Module):
             ) from e
         except (RuntimeError, EOFError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: not a readable torch checkpoint ({e}). Download it again.") from e
-        model = cls(config)
+        model = cls(config, fast=fast)
         _check_state_dict(path, state, model)
         model.load_state_dict(state)
         return model.eval().to(device)

