@@ -107,6 +107,18 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
         command.add_argument("--force", "-f", action="store_true", help="replace an existing output file")
         command.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    ui = commands.add_parser(
+        "ui", help="start the web app (clone, voice mask, speakers, models)",
+        description=f"Start the Gradio app on http://127.0.0.1 (only this machine can reach it). {CONSENT}",
+    )
+    ui.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")
+    ui.add_argument("--listen", action="store_true", help="serve on 0.0.0.0: every machine on the network can use it")
+    ui.add_argument("--share", action="store_true", help="also open a public gradio.live link")
+    ui.add_argument("--speakers-dir", type=Path, default=Path("speakers"), help="where speakers are kept")
+    ui.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    ui.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted (default 200 MB)")
+    ui.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    ui.set_defaults(run=run_ui)
     mask.set_defaults(run=run_mask)
     say.set_defaults(run=run_say)
     add_models_parser(commands)
@@ -164,6 +176,18 @@ def run_clone(args: argparse.Namespace) -> int:
     if failures:
         print(f"error: {failures} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+def run_ui(args: argparse.Namespace) -> int:
+    from .ui import Settings, launch
+
+    if args.listen or args.share:
+        print("warning: the app will be reachable from other machines; anyone who can reach it can clone "
+              "voices and read the speakers folder", file=sys.stderr)
+    settings = Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device, max_upload_mb=args.max_upload_mb)
+    print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
+    launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
+    return 0
 
 
 def run_mask(args: argparse.Namespace) -> int:

@@ -43,7 +43,7 @@ def clone_voice(
     start / end: seconds; clone only that part of the recording.
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
-    fast: bfloat16 HuBERT and quantizer head: faster on hardware with bfloat16 support, but
+    fast: bfloat16 HuBERT and quantizer LSTM: faster on hardware with bfloat16 support, but
         tokens may differ from the exact pipeline (see docs/performance.md).
     """
     from . import __version__

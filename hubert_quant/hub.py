@@ -209,14 +209,14 @@ _checked: dict[tuple, bool] = {}
 def _metadata(repo: str, filename: str, revision: str):
     """HEAD the file: its ETag, size, commit and download location, with clear errors."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import HfHubHTTPError, RemoteEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
 
     if is_offline():
         raise DownloadError(f"cannot download {repo}/{filename}: HF_HUB_OFFLINE is set")
     url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint())
     try:
         meta = get_hf_file_metadata(url)
-    except RemoteEntryNotFoundError as e:
+    except EntryNotFoundError as e:
         raise ModelNotFoundError(f"{endpoint()} has no file {filename!r} in {repo} (404)") from e
     except RepositoryNotFoundError as e:
         raise ModelNotFoundError(

@@ -265,7 +265,7 @@ def clear_cache() -> None:
 
 
 def load_quantizer(source=None, *, device: str = "auto", progress: hub.Progress | None = None, fast: bool = False):
-    """A :class:`~hubert_quant.quantizer.Quantizer` from a path or catalogue name (``fast``: bfloat16 head)."""
+    """A :class:`~hubert_quant.quantizer.Quantizer` from a path or catalogue name (``fast``: bfloat16 LSTM)."""
     from .quantizer import Quantizer
 
     path, device = resolve_quantizer(source, progress=progress), resolve_device(device)

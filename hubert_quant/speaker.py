@@ -157,6 +157,9 @@ def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
         raise SpeakerFileError(f"{path}: no such speaker file.")
     if path.stat().st_size > MAX_FILE_BYTES:
         raise SpeakerFileError(f"{path}: {path.stat().st_size} bytes is far too large for a speaker prompt.")
+    with open(path, "rb") as f:
+        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # np.load would try .npy or pickle next
+            raise SpeakerFileError(f"{path}: not a .npz file (a speaker prompt is a zip of arrays, from np.savez).")
     try:
         with np.load(path, allow_pickle=False) as npz:
             _check_unpacked_sizes(path, npz)

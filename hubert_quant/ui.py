@@ -1,0 +1,351 @@
+"""The Gradio front end: clone, voice-mask, speaker-library and model-manager tabs.
+
+Each ``*_tab(settings)`` adds its components to whatever ``gr.Blocks``/``gr.Tab`` context
+it is called in and keeps no global state, so the same builders serve the standalone app
+(:func:`build_app`, ``hubert-quant ui``) and a host such as audio-webui. Every event goes
+through :mod:`hubert_quant`'s API; errors reach the page as readable messages.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from . import catalogue, library, models
+from .cli import CONSENT
+from .errors import HubertQuantError, one_line
+
+MODES = ("random voice", "a speaker's voice")
+PROGRESS = gr.Progress()  # gradio gives each call its own tracker in place of this default
+
+
+@dataclass
+class Settings:
+    """What the tabs need; models may be names or paths (None: the defaults)."""
+
+    speakers_dir: Path = field(default_factory=lambda: Path("speakers"))
+    device: str = "auto"
+    quantizer: str | None = None
+    hubert: str | None = None
+    codec: str | None = None
+    max_upload_mb: int = 200
+    outputs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "hubert-quant-ui")
+
+
+def readable(fn):
+    """Turn our errors (and bad values) into a message on the page instead of a stack trace."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (HubertQuantError, ValueError, OSError) as e:
+            raise gr.Error(one_line(e)) from e
+
+    return wrapper
+
+
+def _downloads(progress):
+    """A model-download callback that drives a gr.Progress bar."""
+    return lambda label, done, total: progress((done, total), desc=f"downloading {label}", unit="bytes")
+
+
+# ---- clone -----------------------------------------------------------------------------------------
+
+
+def clip_hint(audio: str | None, start: float | None, end: float | None) -> str:
+    """Advice on the chosen part of the recording (length, how it ends)."""
+    if not audio:
+        return ""
+    import soundfile as sf
+
+    info = sf.info(audio)
+    first, last = float(start or 0), float(end or 0) or info.duration
+    seconds = max(0.0, min(last, info.duration) - first)
+    if seconds < 1:
+        return f"**{seconds:.1f} s selected: too short.** Pick at least 1 s; 5 to 15 s of speech works best."
+    notes = [f"{seconds:.1f} s selected."]
+    if seconds < 5:
+        notes.append("Short clips give weak clones; 5 to 15 s works best.")
+    elif seconds > 20:
+        notes.append("Bark uses only the last ~5 s of a prompt; 5 to 15 s is plenty.")
+    samples, rate = sf.read(audio, start=int(first * info.samplerate), stop=int(min(last, info.duration)
+                                                                                 * info.samplerate), always_2d=True)
+    mono = samples.mean(axis=1)
+    tail, whole = np.sqrt(np.mean(mono[-rate // 10 :] ** 2)), np.sqrt(np.mean(mono ** 2))
+    if whole > 0 and tail > 0.5 * whole:
+        notes.append("The clip seems to end mid-speech: Bark continues from the end, so end it in a pause.")
+    return " ".join(notes)
+
+
+@readable
+def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, progress=PROGRESS):
+    """Clone ``audio`` into the speakers folder as ``name``; returns (speaker file, status)."""
+    from .clone import clone_voice
+
+    if not consent:
+        raise gr.Error("Tick the consent box first: clone only voices whose owners agreed.")
+    if not audio:
+        raise gr.Error("Upload or record a recording first.")
+    name = library.safe_name(name or Path(audio).stem)
+    target = library.speaker_path(settings.speakers_dir, name)
+    if target.exists():
+        raise gr.Error(f"A speaker called {name!r} already exists; pick another name or delete it first.")
+    progress(0.05, desc="cloning")
+    prompt = clone_voice(
+        audio, start=float(start or 0) or None, end=float(end or 0) or None, device=settings.device,
+        quantizer=settings.quantizer or quantizer, hubert=settings.hubert, codec=settings.codec,
+        progress=_downloads(progress),
+    )
+    path = library.save(settings.speakers_dir, name, prompt)
+    return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to `{path.parent}`."
+
+
+@readable
+def do_preview(name, text, settings: Settings, progress=PROGRESS):
+    """Speak ``text`` in speaker ``name``'s voice; the wav is kept as the speaker's preview."""
+    from .generate import BarkOptions
+    from .mask import save_wav, say
+
+    if not name:
+        raise gr.Error("Clone a speaker (or pick one) first.")
+    stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
+    audio = say(text, speaker=library.speaker_path(settings.speakers_dir, name),
+                options=BarkOptions(device=settings.device), progress=_downloads(progress), stages=stages)
+    return str(save_wav(audio, library.preview_path(settings.speakers_dir, name), overwrite=True))
+
+
+def clone_tab(settings: Settings) -> None:
+    gr.Markdown(f"Turn a recording into a Bark speaker. **{CONSENT}**")
+    audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording (5 to 15 s of speech)")
+    with gr.Row():
+        start = gr.Number(label="Start (s)", value=0, minimum=0)
+        end = gr.Number(label="End (s, 0 = to the end)", value=0, minimum=0)
+    hint = gr.Markdown()
+    for trigger in (audio.change, start.change, end.change):
+        trigger(readable(clip_hint), [audio, start, end], hint)
+    choices = [(f"{e.name} ({e.language_name}, v{e.version})", e.name) for e in catalogue.entries("quantizer")]
+    with gr.Row():
+        quantizer = gr.Dropdown(choices, value=catalogue.DEFAULT_QUANTIZER, label="Quantizer (language)")
+        name = gr.Textbox(label="Speaker name", placeholder="e.g. alice")
+    consent = gr.Checkbox(label="The person speaking agreed to have their voice cloned")
+    button = gr.Button("Clone", variant="primary")
+    with gr.Row():
+        result = gr.File(label="Speaker file", interactive=False)
+        status = gr.Markdown()
+    button.click(functools.partial(do_clone, settings=settings), [audio, start, end, quantizer, name, consent],
+                 [result, status], api_name="clone", concurrency_limit=2)
+    with gr.Accordion("Hear it (needs Bark's models, ~13 GB on first use)", open=False):
+        text = gr.Textbox(label="Text", value="Hello! This is how my cloned voice sounds.")
+        speak = gr.Button("Preview")
+        heard = gr.Audio(type="filepath", label="Preview", interactive=False)
+    speak.click(functools.partial(do_preview, settings=settings), [name, text], heard, api_name="preview")
+
+
+# ---- voice masking ---------------------------------------------------------------------------------
+
+
+@readable
+def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, settings: Settings,
+            progress=PROGRESS):
+    """Re-speak ``audio`` in a random voice or a speaker's; returns the output wav path."""
+    from .generate import BarkOptions
+    from .mask import mask_voice, save_wav
+
+    if not audio:
+        raise gr.Error("Upload or record the recording to mask first.")
+    target = None
+    if mode == MODES[1]:
+        in_library = library.speaker_path(settings.speakers_dir, speaker) if speaker else None
+        target = upload or (in_library if in_library and in_library.is_file() else speaker)  # else: a preset
+        if not target:
+            raise gr.Error("Pick a speaker, upload a .npz, or type a Bark preset such as v2/en_speaker_6.")
+    options = BarkOptions(seed=None if seed in (None, "") else int(seed), coarse_temp=float(coarse_temp),
+                          fine_temp=float(fine_temp), small=bool(small), device=settings.device)
+    stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
+    out = mask_voice(audio, speaker=target, options=options, quantizer=settings.quantizer, hubert=settings.hubert,
+                     progress=_downloads(progress), stages=stages)
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix="masked-", suffix=".wav", dir=settings.outputs_dir)
+    os.close(handle)
+    return str(save_wav(out, name, overwrite=True))
+
+
+def mask_tab(settings: Settings) -> None:
+    gr.Markdown(f"Re-speak a recording through Bark: the same words, another voice. **{CONSENT}**")
+    audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording to mask")
+    mode = gr.Radio(list(MODES), value=MODES[0], label="Voice")
+    with gr.Row():
+        names = [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
+        speaker = gr.Dropdown(names, label="Speaker from the library, or a Bark preset", allow_custom_value=True)
+        upload = gr.File(label="...or upload a speaker .npz", file_types=[".npz"], type="filepath")
+    with gr.Accordion("Advanced", open=False):
+        seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
+        coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
+        fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
+        small = gr.Checkbox(label="Bark's small models (faster, lower quality)")
+    button = gr.Button("Mask", variant="primary")
+    output = gr.Audio(type="filepath", label="Masked (24 kHz)", interactive=False)
+    button.click(functools.partial(do_mask, settings=settings),
+                 [audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small], output,
+                 api_name="mask", concurrency_limit=1)
+
+
+# ---- speakers --------------------------------------------------------------------------------------
+
+
+def speaker_rows(settings: Settings) -> list[list]:
+    return [[s.name, s.seconds, s.quantizer, s.created, "yes" if s.preview else "", s.problem]
+            for s in library.list_speakers(settings.speakers_dir)]
+
+
+def speakers_tab(settings: Settings) -> None:
+    gr.Markdown(f"Speakers in `{settings.speakers_dir}`.")
+    table = gr.Dataframe(speaker_rows(settings), headers=["name", "seconds", "quantizer", "created", "preview",
+                                                          "problem"], interactive=False, label="Library")
+    refresh = gr.Button("Refresh")
+    with gr.Row():
+        chosen = gr.Dropdown([row[0] for row in speaker_rows(settings)], label="Speaker", allow_custom_value=True)
+        new_name = gr.Textbox(label="New name")
+    with gr.Row():
+        rename = gr.Button("Rename")
+        confirm = gr.Checkbox(label="Yes, delete it")
+        delete = gr.Button("Delete", variant="stop")
+    with gr.Row():
+        exported = gr.File(label="Export (download)", interactive=False)
+        preview = gr.Audio(type="filepath", label="Preview", interactive=False)
+    imported = gr.File(label="Import a speaker .npz (checked before it is added)", file_types=[".npz"],
+                       type="filepath")
+    message = gr.Markdown()
+
+    def refreshed(note=""):
+        rows = speaker_rows(settings)
+        return rows, gr.update(choices=[row[0] for row in rows]), note
+
+    def pick(name):
+        if not name or not library.speaker_path(settings.speakers_dir, name).is_file():
+            return None, None
+        preview_file = library.preview_path(settings.speakers_dir, name)
+        return str(library.speaker_path(settings.speakers_dir, name)), str(preview_file) if preview_file.is_file() \
+            else None
+
+    @readable
+    def do_rename(name, new):
+        library.rename(settings.speakers_dir, name, new)
+        return refreshed(f"Renamed {name!r} to {library.safe_name(new)!r}.")
+
+    @readable
+    def do_delete(name, sure):
+        if not sure:
+            raise gr.Error("Tick 'Yes, delete it' to confirm.")
+        library.delete(settings.speakers_dir, name)
+        return refreshed(f"Deleted {name!r}.")
+
+    @readable
+    def do_import(path):
+        if not path:
+            return refreshed()
+        saved = library.import_file(settings.speakers_dir, path)
+        return refreshed(f"Imported {saved.stem!r}.")
+
+    outputs = [table, chosen, message]
+    refresh.click(refreshed, None, outputs)
+    chosen.change(pick, chosen, [exported, preview])
+    rename.click(do_rename, [chosen, new_name], outputs)
+    delete.click(do_delete, [chosen, confirm], outputs)
+    imported.upload(do_import, imported, outputs)
+
+
+# ---- models ----------------------------------------------------------------------------------------
+
+
+def model_rows() -> list[list]:
+    return [[i.entry.name, i.entry.kind, i.entry.language_name, "yes" if i.path else "no",
+             f"{(i.size or 0) / 1e6:.0f} MB", str(i.path or i.entry.source)] for i in models.list_models()]
+
+
+def models_tab(settings: Settings) -> None:
+    table = gr.Dataframe(model_rows(), headers=["name", "kind", "language", "here", "size", "path or source"],
+                         interactive=False, label="Models")
+    with gr.Row():
+        chosen = gr.Dropdown([e.name for e in catalogue.entries()], label="Model")
+        download = gr.Button("Download", variant="primary")
+        remove = gr.Button("Remove download")
+    message = gr.Markdown()
+    with gr.Accordion("Add your own quantizer", open=False):
+        with gr.Row():
+            name = gr.Textbox(label="Name")
+            repo = gr.Textbox(label="Hub repo (owner/name)")
+            file = gr.Textbox(label="File in the repo")
+            language = gr.Textbox(label="Language code")
+        upload = gr.File(label="...or upload a .pth", file_types=[".pth"], type="filepath")
+        add = gr.Button("Add")
+    gr.Markdown("\n".join(f"- {label}: `{path}`" for label, path in models.locations().items()))
+
+    @readable
+    def do_download(model, progress=PROGRESS):
+        if not model:
+            raise gr.Error("Pick a model first.")
+        path = models.download(model, progress=_downloads(progress))
+        return model_rows(), f"{model}: `{path}`"
+
+    @readable
+    def do_remove(model):
+        removed = models.remove(model) if model else []
+        return model_rows(), f"Deleted {len(removed)} file(s)." if removed else "Nothing downloaded to delete."
+
+    @readable
+    def do_add(model_name, repo_id, filename, uploaded, code):
+        path = None
+        if uploaded:
+            kept = settings.speakers_dir.parent / "quantizers" / f"{library.safe_name(model_name)}.pth"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            from .quantizer import Quantizer
+
+            Quantizer.load(uploaded)  # refuse what is not a loadable quantizer before keeping it
+            kept.write_bytes(Path(uploaded).read_bytes())
+            path = kept
+        entry = catalogue.add_quantizer(model_name, repo=repo_id or None, file=filename or None, path=path,
+                                        language=code or "")
+        return model_rows(), f"Added {entry.name!r}.", gr.update(choices=[e.name for e in catalogue.entries()])
+
+    download.click(do_download, chosen, [table, message], concurrency_limit=1)
+    remove.click(do_remove, chosen, [table, message])
+    add.click(do_add, [name, repo, file, upload, language], [table, message, chosen])
+
+
+# ---- the app ---------------------------------------------------------------------------------------
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    with gr.Blocks(title="hubert-quant") as app:
+        gr.Markdown(f"# hubert-quant\nClone voices for Bark. {CONSENT}")
+        with gr.Tab("Clone"):
+            clone_tab(settings)
+        with gr.Tab("Voice mask"):
+            mask_tab(settings)
+        with gr.Tab("Speakers"):
+            speakers_tab(settings)
+        with gr.Tab("Models"):
+            models_tab(settings)
+    return app
+
+
+def launch(settings: Settings, *, listen: bool = False, port: int | None = None, share: bool = False,
+           block: bool = True):
+    """Serve the app (127.0.0.1 unless ``listen``); returns the Blocks and its local URL."""
+    settings.speakers_dir.mkdir(parents=True, exist_ok=True)
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    app = build_app(settings).queue(default_concurrency_limit=2)
+    app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,
+               max_file_size=f"{settings.max_upload_mb}mb", prevent_thread_lock=not block,
+               allowed_paths=[str(settings.speakers_dir), str(settings.outputs_dir)], quiet=not block)
+    return app, app.local_url

@@ -1,0 +1,71 @@
+"""The speaker library: names stay inside the folder, nothing is replaced silently."""
+
+import numpy as np
+import pytest
+
+from hubert_quant import library
+from hubert_quant.errors import OutputExistsError, SpeakerFileError
+from hubert_quant.speaker import make_prompt
+
+
+def prompt(seconds=2.0, quantizer="Large English"):
+    n = int(seconds * 50)
+    fine = np.random.default_rng(0).integers(0, 1024, size=(8, int(n * 1.5)))
+    return make_prompt(np.arange(n) % 10_000, fine, {"quantizer": quantizer, "created": "2026-11-25T00:00:00"})
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("alice", "alice"),
+    ("../../etc/passwd", "_.._etc_passwd"),
+    ("/abs/path", "_abs_path"),
+    ("..hidden", "hidden"),
+    ("con", "con_"),
+    ("LPT1.npz", "LPT1_"),
+    ("Zoë Ünïcode", "Zoë Ünïcode"),
+    ("a" * 300, "a" * 100),
+    ("what?*<>|:", "what______"),
+])
+def test_names_become_safe_file_names(name, expected, tmp_path):
+    assert library.safe_name(name) == expected
+    path = library.speaker_path(tmp_path, name)
+    assert path.parent == tmp_path
+
+
+@pytest.mark.parametrize("name", ["", "   ", "...", " . "])
+def test_names_with_nothing_left_are_refused(name):
+    with pytest.raises(ValueError, match="cannot be used as a speaker name"):
+        library.safe_name(name)
+
+
+def test_save_list_rename_delete(tmp_path):
+    library.save(tmp_path, "Bob", prompt(3.0))
+    library.save(tmp_path, "alice", prompt(2.0, "German"))
+    (tmp_path / "broken.npz").write_bytes(b"not a zip")
+    listed = library.list_speakers(tmp_path)
+    assert [s.name for s in listed] == ["alice", "Bob", "broken"]
+    assert listed[0].quantizer == "German" and listed[0].seconds == pytest.approx(2.0, abs=0.05)
+    assert listed[2].problem and "not a .npz file" in listed[2].problem
+
+    with pytest.raises(OutputExistsError):
+        library.save(tmp_path, "alice", prompt())
+    with pytest.raises(OutputExistsError, match="already exists"):
+        library.rename(tmp_path, "Bob", "alice")
+    (tmp_path / "Bob.preview.wav").write_bytes(b"RIFF")
+    library.rename(tmp_path, "Bob", "Robert")
+    assert (tmp_path / "Robert.npz").is_file() and (tmp_path / "Robert.preview.wav").is_file()
+    assert not (tmp_path / "Bob.npz").exists()
+    assert len(library.delete(tmp_path, "Robert")) == 2
+    with pytest.raises(SpeakerFileError, match="no speaker called"):
+        library.delete(tmp_path, "Robert")
+
+
+def test_import_validates_and_keeps_only_the_prompt(tmp_path):
+    arrays = prompt().arrays()
+    np.savez(tmp_path / "upload.npz", **arrays, extra=np.zeros(3))
+    saved = library.import_file(tmp_path / "lib", tmp_path / "upload.npz", "Imported")
+    with np.load(saved) as npz:
+        assert "extra" not in npz.files and "semantic_prompt" in npz.files
+    np.savez(tmp_path / "bad.npz", semantic_prompt=np.arange(10))
+    with pytest.raises(SpeakerFileError, match="missing"):
+        library.import_file(tmp_path / "lib", tmp_path / "bad.npz")
+    assert [s.name for s in library.list_speakers(tmp_path / "lib")] == ["Imported"]

