@@ -36,6 +36,13 @@ class Settings:
     codec: str | None = None
     max_upload_mb: int = 200
     outputs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "hubert-quant-ui")
+    default_quantizer: str = catalogue.DEFAULT_QUANTIZER  # preselected in the Clone tab
+    keep_preview: bool = True  # keep "Hear it" audio next to the speaker as <name>.preview.wav
+
+    def check_upload(self, path) -> None:
+        """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
+        if path and Path(path).is_file() and Path(path).stat().st_size > self.max_upload_mb * 1_000_000:
+            raise gr.Error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit.")
 
 
 def readable(fn):
@@ -95,6 +102,7 @@ def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, pr
         raise gr.Error("Tick the consent box first: clone only voices whose owners agreed.")
     if not audio:
         raise gr.Error("Upload or record a recording first.")
+    settings.check_upload(audio)
     name = library.safe_name(name or Path(audio).stem)
     target = library.speaker_path(settings.speakers_dir, name)
     if target.exists():
@@ -120,7 +128,19 @@ def do_preview(name, text, settings: Settings, progress=PROGRESS):
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
     audio = say(text, speaker=library.speaker_path(settings.speakers_dir, name),
                 options=BarkOptions(device=settings.device), progress=_downloads(progress), stages=stages)
-    return str(save_wav(audio, library.preview_path(settings.speakers_dir, name), overwrite=True))
+    if settings.keep_preview:
+        return str(save_wav(audio, library.preview_path(settings.speakers_dir, name), overwrite=True))
+    return _output_wav(audio, settings, "preview")
+
+
+def _output_wav(audio, settings: Settings, prefix: str) -> str:
+    """A fresh wav in the outputs folder (served to the page, never inside the library)."""
+    from .mask import save_wav
+
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f"{prefix}-", suffix=".wav", dir=settings.outputs_dir)
+    os.close(handle)
+    return str(save_wav(audio, name, overwrite=True))
 
 
 def clone_tab(settings: Settings) -> None:
@@ -134,7 +154,7 @@ def clone_tab(settings: Settings) -> None:
         trigger(readable(clip_hint), [audio, start, end], hint)
     choices = [(f"{e.name} ({e.language_name}, v{e.version})", e.name) for e in catalogue.entries("quantizer")]
     with gr.Row():
-        quantizer = gr.Dropdown(choices, value=catalogue.DEFAULT_QUANTIZER, label="Quantizer (language)")
+        quantizer = gr.Dropdown(choices, value=settings.default_quantizer, label="Quantizer (language)")
         name = gr.Textbox(label="Speaker name", placeholder="e.g. alice")
     consent = gr.Checkbox(label="The person speaking agreed to have their voice cloned")
     button = gr.Button("Clone", variant="primary")
@@ -158,10 +178,12 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
             progress=PROGRESS):
     """Re-speak ``audio`` in a random voice or a speaker's; returns the output wav path."""
     from .generate import BarkOptions
-    from .mask import mask_voice, save_wav
+    from .mask import mask_voice
 
     if not audio:
         raise gr.Error("Upload or record the recording to mask first.")
+    settings.check_upload(audio)
+    settings.check_upload(upload)
     target = None
     if mode == MODES[1]:
         in_library = library.speaker_path(settings.speakers_dir, speaker) if speaker else None
@@ -173,10 +195,7 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
     out = mask_voice(audio, speaker=target, options=options, quantizer=settings.quantizer, hubert=settings.hubert,
                      progress=_downloads(progress), stages=stages)
-    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix="masked-", suffix=".wav", dir=settings.outputs_dir)
-    os.close(handle)
-    return str(save_wav(out, name, overwrite=True))
+    return _output_wav(out, settings, "masked")
 
 
 def mask_tab(settings: Settings) -> None:
@@ -253,6 +272,7 @@ def speakers_tab(settings: Settings) -> None:
     def do_import(path):
         if not path:
             return refreshed()
+        settings.check_upload(path)
         saved = library.import_file(settings.speakers_dir, path)
         return refreshed(f"Imported {saved.stem!r}.")
 

