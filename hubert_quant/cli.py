@@ -29,6 +29,7 @@ examples:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .cli_models import add_models_parser
+    from .cli_train import add_train_parsers
 
     parser = argparse.ArgumentParser(
         prog="hubert-quant",
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     mask.set_defaults(run=run_mask)
     say.set_defaults(run=run_say)
     add_models_parser(commands)
+    add_train_parsers(commands)
     return parser
 
 

@@ -87,13 +87,13 @@ class Quantizer(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Logits, without the original's LogSoftmax.
 
-        features: Tensor, shape (n_frames, input_size) or (batch, n_frames, input_size)
+        features: Tensor, shape (n_frames, input_size) or (batch, n_frames, input_size); a
+            batch padded at the end gives each sequence exactly its unpadded logits (the LSTM
+            only runs forward in time, so padding comes after every real frame).
         returns: Tensor, shape (..., n_frames, output_size)
         """
         x, _ = self.lstm(features)
-        if self.config.version == 1:
-            x = self.intermediate(x)
-        return self.fc(x)
+        return self._head(x)
 
     @torch.inference_mode()
     def tokens(self, features: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,134 @@
+"""``hubert-quant dataset ...``, ``train`` and ``eval``: make quantizers for new languages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def add_train_parsers(commands) -> None:
+    data = commands.add_parser("dataset", help="build a training dataset (import, generate, features)")
+    actions = data.add_subparsers(dest="action", metavar="ACTION", required=True)
+    imp = actions.add_parser("import", help="import (semantic .npy, wav) pairs: SOURCE/semantic/ + SOURCE/wav/ or zips")
+    imp.add_argument("source", type=Path)
+    gen = actions.add_parser("generate", help="make pairs with Bark from a text file, one sentence per line")
+    gen.add_argument("sentences", type=Path)
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--small", action="store_true", help="Bark's small models")
+    feats = actions.add_parser("features", help="cache HuBERT layer-9 features for every pair (resumable)")
+    feats.add_argument("--hubert", default=None, help="HuBERT folder or Hub id (default facebook/hubert-base-ls960)")
+    for action in (imp, gen, feats):
+        action.add_argument("--out", "-o", type=Path, required=True, help="the dataset folder")
+        action.add_argument("--val-percent", type=float, default=10.0, help="share of pairs for validation")
+        action.add_argument("--device", default="auto")
+        action.add_argument("--debug", action="store_true")
+    imp.set_defaults(run=run_import)
+    gen.set_defaults(run=run_generate)
+    feats.set_defaults(run=run_features)
+
+    train = commands.add_parser("train", help="train a quantizer on a dataset (torchrun for several GPUs/machines)")
+    train.add_argument("dataset", type=Path)
+    train.add_argument("--out", "-o", type=Path, required=True, help="folder for checkpoints, state and curves")
+    train.add_argument("--init", default=None, help="fine-tune this checkpoint (a path or catalogue name)")
+    train.add_argument("--version", type=int, choices=[0, 1], default=1)
+    train.add_argument("--input-size", type=int, default=768)
+    train.add_argument("--hidden-size", type=int, default=1024)
+    train.add_argument("--output-size", type=int, default=10_000, help="vocabulary (Bark's: 10000)")
+    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--batch-size", type=int, default=16)
+    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--device", default="auto")
+    train.add_argument("--debug", action="store_true")
+    train.set_defaults(run=run_train)
+
+    ev = commands.add_parser("eval", help="token accuracy of quantizers on a dataset, side by side")
+    ev.add_argument("dataset", type=Path)
+    ev.add_argument("quantizers", nargs="+", help="checkpoint paths or catalogue names")
+    ev.add_argument("--split", choices=["val", "train", "all"], default="val")
+    ev.add_argument("--json", type=Path, default=None, help="also write the numbers here")
+    ev.add_argument("--device", default="cpu")
+    ev.add_argument("--debug", action="store_true")
+    ev.set_defaults(run=run_eval)
+
+
+def _progress():
+    from tqdm import tqdm
+
+    bars = {}
+
+    def update(label, done, total):
+        bar = bars.get(label) or bars.setdefault(label, tqdm(total=total, desc=label, file=sys.stderr))
+        bar.update(done - bar.n)
+
+    return update
+
+
+def run_import(args) -> int:
+    from .dataset import import_pairs
+
+    report = import_pairs(args.source, args.out, val_percent=args.val_percent)
+    print(f"imported {report['imported']} pairs ({report['skipped']} already there) into {args.out}")
+    for side in ("semantic", "wav"):
+        missing = report[f"unmatched_{side}"]
+        if missing:
+            print(f"unmatched {side} files ({len(missing)}): {', '.join(missing[:10])}"
+                  + (" ..." if len(missing) > 10 else ""), file=sys.stderr)
+    return 0
+
+
+def run_generate(args) -> int:
+    from .dataset import generate_pairs
+    from .generate import BarkOptions
+
+    sentences = args.sentences.read_text(encoding="utf-8").splitlines()
+    made = generate_pairs(sentences, args.out, val_percent=args.val_percent, progress=_progress(),
+                          options=BarkOptions(seed=args.seed, small=args.small, device=args.device))
+    print(f"generated {made} new pairs in {args.out}")
+    return 0
+
+
+def run_features(args) -> int:
+    from .dataset import extract_features
+    from .models import load_hubert
+
+    made = extract_features(args.out, load_hubert(args.hubert, device=args.device), progress=_progress())
+    print(f"computed features for {made} pairs in {args.out / 'features'}")
+    return 0
+
+
+def run_train(args) -> int:
+    from .quantizer import QuantizerConfig
+    from .train import TrainConfig, train
+
+    init = None
+    if args.init:
+        from .models import resolve_quantizer
+
+        init = resolve_quantizer(args.init)
+    result = train(args.dataset, args.out, init=init,
+                   model_config=QuantizerConfig(args.input_size, args.hidden_size, args.output_size, args.version),
+                   config=TrainConfig(epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                                      patience=args.patience, seed=args.seed, device=args.device))
+    for row in result["history"]:
+        print(f"epoch {row['epoch']}: loss {row['loss']:.4f}, val top-1 {row['val_top1']:.2%}, "
+              f"top-5 {row['val_top5']:.2%}")
+    if result["best"]:
+        print(f"best: {result['best']} (val top-1 {result['best_top1']:.2%}); curves: {args.out / 'curves.png'}")
+    return 0
+
+
+def run_eval(args) -> int:
+    from .train import evaluate_files
+
+    results = evaluate_files(args.dataset, args.quantizers, split=None if args.split == "all" else args.split,
+                             device=args.device)
+    width = max(len(name) for name in results)
+    print(f"{'quantizer'.ljust(width)}  top-1    top-5    tokens")
+    for name, r in results.items():
+        print(f"{name.ljust(width)}  {r['top1']:7.2%}  {r['top5']:7.2%}  {r['tokens']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0

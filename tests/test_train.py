@@ -1,0 +1,165 @@
+"""Training and evaluation on a tiny, learnable, synthetic task (no HuBERT needed)."""
+
+import json
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import ROOT, fake_hub_cache, run_cli, speech_like
+
+from hubert_quant import dataset
+from hubert_quant.quantizer import Quantizer, QuantizerConfig
+from hubert_quant.train import IGNORE, TrainConfig, collate, evaluate, train
+
+SMALL = QuantizerConfig(input_size=32, hidden_size=32, output_size=32, version=0)  # "any sizes"
+
+
+def synthetic(folder, n=240, seed=0):
+    """Features (N, 32) whose token is a fixed function of the frame: 7 x (2 [f0 > 0] + [f1 > 0])."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        length = int(rng.integers(30, 90))
+        features = rng.standard_normal((length, 32)).astype(np.float16)
+        tokens = 7 * (2 * (features[:, 0] > 0) + (features[:, 1] > 0)).astype(np.int64)
+        pair_id = f"p{i:03d}"
+        for kind, array in (("features", features), ("semantic", tokens.astype(np.int64))):
+            (folder / kind).mkdir(parents=True, exist_ok=True)
+            np.save(folder / kind / f"{pair_id}.npy", array)
+        split = "val" if i % 6 == 0 else "train"
+        rows.append({"id": pair_id, "seconds": length / 50, "tokens": length, "split": split})
+    dataset.write_manifest(folder, rows)
+    return folder
+
+
+FAST = TrainConfig(epochs=8, batch_size=8, lr=2e-2, patience=8, seed=3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("train")
+    data = synthetic(root / "data")
+    first = train(data, root / "a", model_config=SMALL, config=FAST, progress=False)
+    again = train(data, root / "b", model_config=SMALL, config=FAST, progress=False)
+    return data, root, first, again
+
+
+def test_training_learns_far_above_chance_and_repeats_exactly(trained):
+    _, root, first, again = trained
+    assert first["best_top1"] > 0.8  # chance: 1/4 for the four target classes, 1/10000 by vocabulary
+    assert first["history"] == again["history"]
+    assert (root / "a" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_exported_checkpoint_loads_in_the_core_loader_and_gives_the_evaluated_accuracy(trained):
+    data, _, first, _ = trained
+    model = Quantizer.load(first["best"])
+    pairs = dataset.load_split(data, "val")
+    hits = sum(int((model.tokens(torch.from_numpy(f)) == torch.from_numpy(t)).sum()) for _, f, t in pairs)
+    assert hits / sum(len(t) for _, _, t in pairs) == pytest.approx(first["best_top1"])
+    assert evaluate(model, pairs)["top1"] == pytest.approx(first["best_top1"])
+
+
+def test_padding_does_not_change_the_loss_of_the_unpadded_items():
+    torch.manual_seed(0)
+    model = Quantizer(SMALL).eval()
+    rng = np.random.default_rng(1)
+    short = ("a", rng.standard_normal((20, 32)).astype(np.float32), rng.integers(0, 10_000, 20))
+    long = ("b", rng.standard_normal((55, 32)).astype(np.float32), rng.integers(0, 10_000, 55))
+    features, tokens, _ = collate([short, long])
+    assert (tokens[0, 20:] == IGNORE).all()
+    batched = model(features)[0, :20]
+    alone = model(torch.from_numpy(short[1]))
+    torch.testing.assert_close(batched, alone, atol=1e-5, rtol=1e-5)
+
+
+def test_fine_tuning_starts_from_the_loaded_weights(trained, tmp_path):
+    data, _, first, _ = trained
+    frozen = TrainConfig(epochs=1, batch_size=8, lr=0.0, seed=3, device="cpu")
+    result = train(data, tmp_path / "ft", init=first["best"], config=frozen, progress=False)
+    start, after = Quantizer.load(first["best"]).state_dict(), Quantizer.load(result["best"]).state_dict()
+    assert all(torch.equal(start[k], after[k]) for k in start)
+    assert result["history"][0]["val_top1"] == pytest.approx(first["best_top1"])
+
+
+def test_resume_continues_where_it_stopped(trained, tmp_path):
+    data, _, first, _ = trained
+    stopped = train(data, tmp_path / "r", model_config=SMALL, config=FAST, progress=False, stop_after=4)
+    assert len(stopped["history"]) == 4
+    resumed = train(data, tmp_path / "r", model_config=SMALL, config=FAST, progress=False)
+    assert resumed["history"] == first["history"]
+
+
+def test_torchrun_with_two_processes_trains_the_same_kind_of_checkpoint(trained, tmp_path):
+    data, _, _, _ = trained
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "-m", "hubert_quant", "train",
+               str(data), "--out", str(tmp_path / "ddp"), "--epochs", "2", "--batch-size", "8", "--lr", "0.01",
+               "--version", "0", "--input-size", "32", "--hidden-size", "32", "--output-size", "32", "--device", "cpu"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600,
+                            env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr[-3000:]
+    model = Quantizer.load(tmp_path / "ddp" / "epoch_2.pth")
+    assert model.config == SMALL and "val top-1" in result.stdout
+
+
+def make_published(folder, names, *, zipped=False, extra_semantic=(), extra_wav=()):
+    semantic = {f"{n}_semantic.npy": np.arange(20 + i) % 10_000 for i, n in enumerate(names)}
+    semantic.update({f"{n}_semantic.npy": np.arange(5) for n in extra_semantic})
+    wavs = {f"{n}_wav.wav": speech_like(0.5, 24_000, seed=i) for i, n in enumerate([*names, *extra_wav])}
+    for kind, files in (("semantic", semantic), ("wav", wavs)):
+        target = folder / kind
+        target.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (np.save if kind == "semantic" else lambda p, d: sf.write(p, d, 24_000))(target / name, data)
+        if zipped:
+            with zipfile.ZipFile(folder / f"{kind}.zip", "w") as z:
+                for path in target.iterdir():
+                    z.write(path, f"{kind}/{path.name}")
+            for path in target.iterdir():
+                path.unlink()
+            target.rmdir()
+
+
+@pytest.mark.parametrize("zipped", [False, True])
+def test_import_of_the_published_layout_reports_unmatched_files(tmp_path, zipped):
+    make_published(tmp_path / "src", ["0", "1", "2"], zipped=zipped, extra_semantic=["7"], extra_wav=["9"])
+    report = dataset.import_pairs(tmp_path / "src", tmp_path / "ds")
+    assert report == {"imported": 3, "skipped": 0, "unmatched_semantic": ["7"], "unmatched_wav": ["9"]}
+    rows = dataset.read_manifest(tmp_path / "ds")
+    assert [r["id"] for r in rows] == ["0", "1", "2"] and rows[1]["tokens"] == 21
+    assert dataset.import_pairs(tmp_path / "src", tmp_path / "ds")["skipped"] == 3  # again: nothing twice
+
+
+def test_split_is_stable_and_roughly_the_asked_share():
+    splits = [dataset.split_of(f"id{i}", 10) for i in range(2000)]
+    assert splits == [dataset.split_of(f"id{i}", 10) for i in range(2000)]
+    assert 0.07 < splits.count("val") / 2000 < 0.13
+
+
+def test_cli_generate_features_train_eval_end_to_end(tiny, tmp_path):
+    """Bark (tiny) makes pairs, tiny HuBERT features, a few epochs, then eval against the result."""
+    env = {**fake_hub_cache(tiny, tmp_path / "cache"), "HUBERT_QUANT_HOME": str(tmp_path / "home")}
+    (tmp_path / "sentences.txt").write_text("hello world\nthis is a test\nmy voice speaks\nthe clone\nbark in\n")
+    ds = tmp_path / "ds"
+    made = run_cli("dataset", "generate", str(tmp_path / "sentences.txt"), "--out", str(ds), "--device", "cpu",
+                   "--val-percent", "40", env=env)
+    assert made.returncode == 0, made.stderr[-2000:]
+    again = run_cli("dataset", "generate", str(tmp_path / "sentences.txt"), "--out", str(ds), env=env)
+    assert "generated 0 new pairs" in again.stdout  # resumable: nothing is made twice
+    feats = run_cli("dataset", "features", "--out", str(ds), "--hubert", str(tiny / "hubert"), "--device", "cpu",
+                    env=env)
+    assert feats.returncode == 0 and "for 5 pairs" in feats.stdout, feats.stderr[-2000:]
+    rows = dataset.read_manifest(ds)
+    if {r["split"] for r in rows} != {"train", "val"}:
+        pytest.fail(f"the 40% split should give both sides for these five sentences: {rows}")
+    trained = run_cli("train", str(ds), "--out", str(tmp_path / "q"), "--epochs", "2", "--version", "0",
+                      "--input-size", "32", "--hidden-size", "16", "--device", "cpu", env=env)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    scores = run_cli("eval", str(ds), str(tmp_path / "q" / "epoch_2.pth"), "--json", str(tmp_path / "e.json"), env=env)
+    assert scores.returncode == 0, scores.stderr[-2000:]
+    result = json.loads((tmp_path / "e.json").read_text())
+    assert 0.0 <= result[str(tmp_path / "q" / "epoch_2.pth")]["top1"] <= 1.0
