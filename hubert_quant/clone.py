@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, check_speech, load_audio, resample
-from .errors import CheckpointError
+from .errors import CheckpointError, explain_out_of_memory
 from .speaker import SpeakerPrompt, make_prompt, save_speaker
 
 AudioInput = str | os.PathLike | np.ndarray
@@ -51,8 +51,9 @@ def clone_voice(
     samples, rate, source, digest = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
     quantizer_name, hubert_name = _describe(quantizer, "quantizer"), _describe(hubert, "hubert")
     quantizer, hubert, codec = load_models(quantizer, hubert, codec, device=device, progress=progress, fast=fast)
-    semantic = semantic_tokens(samples, rate, quantizer, hubert)
-    fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
+    with explain_out_of_memory(f"cloning {source} ({len(samples) / rate:.0f} s)", str(hubert.device)):
+        semantic = semantic_tokens(samples, rate, quantizer, hubert)
+        fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
     metadata = {
         "tool": f"hubert-quant {__version__}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -95,26 +96,37 @@ def load_models(
     Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
     """
     from . import models
+    from .errors import ModelNotFoundError
 
-    if quantizer is None or isinstance(quantizer, (str, os.PathLike)):
-        quantizer = models.resolve_quantizer(quantizer, progress=progress)
-    if hubert is None or isinstance(hubert, (str, os.PathLike)):
-        hubert = models.resolve_hubert(hubert, progress=progress)
-    if with_codec and (codec is None or isinstance(codec, (str, os.PathLike))):
-        codec = models.resolve_codec(codec, progress=progress)
+    wanted = {"quantizer": quantizer, "hubert": hubert, "codec": codec if with_codec else False}
+    resolvers = {"quantizer": models.resolve_quantizer, "hubert": models.resolve_hubert, "codec": models.resolve_codec}
+    found = {}
+    for kind, source in wanted.items():
+        if source is False or not (source is None or isinstance(source, (str, os.PathLike))):
+            found[kind] = source  # not wanted, or already a loaded model
+            continue
+        try:
+            found[kind] = resolvers[kind](source, progress=progress)
+        except ModelNotFoundError:
+            # Files deleted (or a cache moved) while the program runs: what is loaded keeps working.
+            found[kind] = models.remembered(kind, source, device, fast)
+            if found[kind] is None:
+                raise
     device = models.resolve_device(device)
-    if isinstance(quantizer, os.PathLike):
-        quantizer = models.load_quantizer(quantizer, device=device, fast=fast)
-    if isinstance(hubert, os.PathLike):
-        hubert = models.load_hubert(hubert, device=device, fast=fast)
-    if with_codec and isinstance(codec, os.PathLike):
-        codec = models.load_codec(codec, device=device)
+    loaders = {"quantizer": lambda p: models.load_quantizer(p, device=device, fast=fast),
+               "hubert": lambda p: models.load_hubert(p, device=device, fast=fast),
+               "codec": lambda p: models.load_codec(p, device=device)}
+    for kind, value in found.items():
+        if isinstance(value, os.PathLike):
+            found[kind] = loaders[kind](value)
+            models.remember(kind, wanted[kind], device, fast, found[kind])
+    quantizer, hubert, codec = found["quantizer"], found["hubert"], found["codec"]
     if quantizer.config.input_size != hubert.width:
         raise CheckpointError(
             f"the quantizer expects {quantizer.config.input_size}-wide features but HuBERT gives "
             f"{hubert.width}-wide ones; use a matching pair."
         )
-    return quantizer, hubert, codec if with_codec else None
+    return quantizer, hubert, codec or None
 
 
 def semantic_tokens(samples: np.ndarray, rate: int, quantizer, hubert) -> np.ndarray:

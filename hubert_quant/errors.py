@@ -8,6 +8,8 @@ keep working.
 
 from __future__ import annotations
 
+import contextlib
+
 
 class HubertQuantError(Exception):
     """Base class: the message is meant to be shown to the user as it is."""
@@ -43,6 +45,25 @@ class DownloadError(HubertQuantError, ConnectionError):
 
 class IntegrityError(CheckpointError):
     """A downloaded or cached file does not match its size or hash; it is never loaded."""
+
+
+class OutOfMemory(HubertQuantError, MemoryError):
+    """The device ran out of memory; the message says what to try instead."""
+
+
+@contextlib.contextmanager
+def explain_out_of_memory(what: str, device: str):
+    """Turn torch's out-of-memory errors into an :class:`OutOfMemory` that says what to do."""
+    try:
+        yield
+    except MemoryError as e:  # torch.OutOfMemoryError (GPU) and the CPU's MemoryError both land here
+        raise OutOfMemory(f"{device} ran out of memory while {what}; try --device cpu, a shorter part "
+                          "(--start/--end), or close other programs using the GPU") from e
+    except RuntimeError as e:
+        if "out of memory" not in str(e).lower():
+            raise
+        raise OutOfMemory(f"{device} ran out of memory while {what}; try --device cpu or a shorter part "
+                          "(--start/--end)") from e
 
 
 def one_line(e: BaseException) -> str:

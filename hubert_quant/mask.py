@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import SpeakerFileError
+from .errors import SpeakerFileError, explain_out_of_memory
 from .generate import SAMPLE_RATE, SEMANTIC_RATE, BarkOptions
 from .speaker import SpeakerPrompt, load_speaker, make_prompt, validate
 
@@ -103,7 +103,8 @@ def mask_voice(
     pieces = []
     for i, (first, last) in enumerate(bounds):
         stages("Bark coarse, fine, EnCodec", i + 1, len(bounds))
-        audio_piece, fine = semantic_to_audio(semantic[first:last], history, options, seed_offset=i)
+        with explain_out_of_memory("running Bark", options.device):
+            audio_piece, fine = semantic_to_audio(semantic[first:last], history, options, seed_offset=i)
         pieces.append(audio_piece)
         if history is None and len(bounds) > 1:  # keep the random voice of the first piece
             history = make_prompt(semantic[first:last], fine).arrays()
@@ -129,10 +130,11 @@ def say(
     history = None if prompt is None else prompt.arrays()
     stages("loading Bark", 1, 1)
     load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)
-    stages("Bark text stage", 1, 2)
-    semantic = text_to_semantic(" ".join(text.split()), history, options)
-    stages("Bark coarse, fine, EnCodec", 2, 2)
-    return semantic_to_audio(semantic, history, options, seed_offset=1)[0]
+    with explain_out_of_memory("running Bark", options.device):
+        stages("Bark text stage", 1, 2)
+        semantic = text_to_semantic(" ".join(text.split()), history, options)
+        stages("Bark coarse, fine, EnCodec", 2, 2)
+        return semantic_to_audio(semantic, history, options, seed_offset=1)[0]
 
 
 def save_wav(audio: np.ndarray, path: str | os.PathLike, *, overwrite: bool = False) -> Path:

@@ -258,10 +258,27 @@ def _cached(kind: str, path: Path, device: str, load):
         return _loaded[key]
 
 
+_by_name: dict[tuple, object] = {}
+
+
+def remember(kind: str, source, device: str, fast: bool, model) -> None:
+    """Note that ``source`` (a name, path or None for the default) gave ``model``."""
+    with _lock:
+        _by_name[(kind, str(source), device, fast)] = model
+
+
+def remembered(kind: str, source, device: str, fast: bool):
+    """The model ``source`` gave earlier in this process (``device`` as asked, e.g. "auto"), or None."""
+    with _lock:
+        return next((m for (k, s, d, f), m in _by_name.items() if (k, s, f) == (kind, str(source), fast)
+                     and d == resolve_device(device)), None) if _by_name else None
+
+
 def clear_cache() -> None:
     """Forget every loaded model (frees memory once nothing else holds them)."""
     with _lock:
         _loaded.clear()
+        _by_name.clear()
 
 
 def load_quantizer(source=None, *, device: str = "auto", progress: hub.Progress | None = None, fast: bool = False):

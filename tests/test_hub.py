@@ -145,6 +145,10 @@ def test_private_repo_needs_hf_token(fake_hub, monkeypatch):
         models.download("German")
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     assert models.download("German").is_file()
+    sent = {p.split("/")[1]: {k.lower(): v for k, v in h.items()}.get("authorization")
+            for m, p, h in fake_hub.requests if m in ("HEAD", "GET")}
+    assert sent["CountFloyd"] == "Bearer hf_secret"  # the Hub endpoint gets the token ...
+    assert sent["cdn"] is None  # ... the CDN it redirects to (another host) does not
 
 
 def test_offline_with_empty_cache_names_size_and_fetch_command(fake_hub, monkeypatch):
