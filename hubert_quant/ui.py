@@ -198,19 +198,25 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
     return _output_wav(out, settings, "masked")
 
 
+def _speaker_names(settings: Settings) -> list[str]:
+    return [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
+
+
 def mask_tab(settings: Settings) -> None:
     gr.Markdown(f"Re-speak a recording through Bark: the same words, another voice. **{CONSENT}**")
     audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording to mask")
     mode = gr.Radio(list(MODES), value=MODES[0], label="Voice")
     with gr.Row():
-        names = [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
-        speaker = gr.Dropdown(names, label="Speaker from the library, or a Bark preset", allow_custom_value=True)
+        speaker = gr.Dropdown(_speaker_names(settings), label="Speaker from the library, or a Bark preset",
+                              allow_custom_value=True)
         upload = gr.File(label="...or upload a speaker .npz", file_types=[".npz"], type="filepath")
     with gr.Accordion("Advanced", open=False):
         seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
         coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
         fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
         small = gr.Checkbox(label="Bark's small models (faster, lower quality)")
+    # Speakers cloned since the page was built appear when the list is opened.
+    speaker.focus(lambda: gr.update(choices=_speaker_names(settings)), None, speaker)
     button = gr.Button("Mask", variant="primary")
     output = gr.Audio(type="filepath", label="Masked (24 kHz)", interactive=False)
     button.click(functools.partial(do_mask, settings=settings),

@@ -165,3 +165,14 @@ def test_browser_clone_then_library(running, talk, tmp_path):
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
         for name, _ in shots:
             shutil.copy(tmp_path / f"{name}.png", DOCS / f"ui-{name}.png")
+
+
+def test_mask_tab_speaker_list_refreshes_when_opened(settings):
+    import numpy as np
+
+    from hubert_quant.speaker import make_prompt
+
+    app = ui.build_app(settings)
+    library.save(settings.speakers_dir, "Cloned later", make_prompt(np.arange(100), np.zeros((8, 150), np.int64)))
+    refresh = next(d for d in app.fns.values() if any(event == "focus" for _, event in d.targets))
+    assert refresh.fn()["choices"] == ["Cloned later"]
