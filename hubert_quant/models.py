@@ -269,9 +269,11 @@ def remember(kind: str, source, device: str, fast: bool, model) -> None:
 
 def remembered(kind: str, source, device: str, fast: bool):
     """The model ``source`` gave earlier in this process (``device`` as asked, e.g. "auto"), or None."""
+    if not _by_name:
+        return None
+    key = (kind, str(source), resolve_device(device), fast)
     with _lock:
-        return next((m for (k, s, d, f), m in _by_name.items() if (k, s, f) == (kind, str(source), fast)
-                     and d == resolve_device(device)), None) if _by_name else None
+        return _by_name.get(key)
 
 
 def clear_cache() -> None:

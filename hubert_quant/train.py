@@ -101,7 +101,8 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     from .models import resolve_device
 
     config, out = config or TrainConfig(), Path(out)
-    distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+    world = int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
+    distributed = world > 1
     device = resolve_device(config.device)
     rank = _init_distributed(device) if distributed else 0
     if distributed and device.startswith("cuda"):
@@ -116,7 +117,7 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
                          f"{train_pairs[0][1].shape[1]}-wide ones")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    steps = config.epochs * math.ceil(len(train_pairs) / config.batch_size / (int(os.environ.get("WORLD_SIZE", 1))))
+    steps = config.epochs * math.ceil(len(train_pairs) / config.batch_size / world)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps)
                                                                                             / max(steps, 1))))
     state = {"epoch": 0, "best": -1.0, "best_path": None, "stale": 0, "history": []}
@@ -128,7 +129,6 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
         schedule.load_state_dict(saved["schedule"])
         state = json.loads(saved["progress"])
     trainable = nn.parallel.DistributedDataParallel(model) if distributed else model
-    world = int(os.environ.get("WORLD_SIZE", 1))
     last = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
     for epoch in range(state["epoch"], last):
         order = list(range(len(train_pairs)))  # a fresh shuffle per epoch, so a resumed run sees the same

@@ -332,15 +332,21 @@ def models_tab(settings: Settings) -> None:
     def do_add(model_name, repo_id, filename, uploaded, code):
         path = None
         if uploaded:
-            kept = settings.speakers_dir.parent / "quantizers" / f"{library.safe_name(model_name)}.pth"
-            kept.parent.mkdir(parents=True, exist_ok=True)
+            from .files import atomic_write_bytes
             from .quantizer import Quantizer
 
+            settings.check_upload(uploaded)
             Quantizer.load(uploaded)  # refuse what is not a loadable quantizer before keeping it
-            kept.write_bytes(Path(uploaded).read_bytes())
-            path = kept
-        entry = catalogue.add_quantizer(model_name, repo=repo_id or None, file=filename or None, path=path,
-                                        language=code or "")
+            kept = catalogue.user_catalogue_path().parent / "quantizers" / f"{library.safe_name(model_name)}.pth"
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            path = atomic_write_bytes(kept, Path(uploaded).read_bytes())  # refuses to replace a file
+        try:
+            entry = catalogue.add_quantizer(model_name, repo=repo_id or None, file=filename or None, path=path,
+                                            language=code or "")
+        except Exception:
+            if path is not None:
+                path.unlink()  # the catalogue refused the entry: do not leave its file behind
+            raise
         return model_rows(), f"Added {entry.name!r}.", gr.update(choices=[e.name for e in catalogue.entries()])
 
     download.click(do_download, chosen, [table, message], concurrency_limit=1)

@@ -176,3 +176,20 @@ def test_mask_tab_speaker_list_refreshes_when_opened(settings):
     library.save(settings.speakers_dir, "Cloned later", make_prompt(np.arange(100), np.zeros((8, 150), np.int64)))
     refresh = next(d for d in app.fns.values() if any(event == "focus" for _, event in d.targets))
     assert refresh.fn()["choices"] == ["Cloned later"]
+
+
+def test_adding_an_uploaded_quantizer_keeps_a_checked_copy_and_never_replaces_one(settings, tiny, tmp_path):
+    from hubert_quant import catalogue
+
+    app = ui.build_app(settings)
+    add = next(d.fn for d in app.fns.values() if getattr(d.fn, "__name__", "") == "do_add")
+    _, message, _ = add("My upload", "", "", str(tiny / "quantizer-v0.pth"), "CYM")
+    kept = catalogue.user_catalogue_path().parent / "quantizers" / "My upload.pth"
+    assert message == "Added 'My upload'." and kept.read_bytes() == (tiny / "quantizer-v0.pth").read_bytes()
+    with pytest.raises(gr.Error, match="already exists"):
+        add("My upload", "", "", str(tiny / "quantizer-v1.pth"), "")
+    assert kept.read_bytes() == (tiny / "quantizer-v0.pth").read_bytes()
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(gr.Error):
+        add("Junk", "", "", str(tmp_path / "junk.pth"), "")
+    assert not (kept.parent / "Junk.pth").exists() and [e.name for e in catalogue.entries() if e.user] == ["My upload"]
