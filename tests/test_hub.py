@@ -42,7 +42,7 @@ def test_fresh_download_reports_progress_and_lands_in_the_hf_cache(fake_hub, tin
     # The standard cache layout, so huggingface_hub itself finds the file offline.
     from huggingface_hub import try_to_load_from_cache
 
-    assert try_to_load_from_cache(*GERMAN) == str(path)
+    assert try_to_load_from_cache(*GERMAN, cache_dir=hub.cache_dir()) == str(path)
     assert path.is_symlink() and path.resolve() == blob_path(fake_hub, *GERMAN)
     size = path.stat().st_size
     assert calls[-1] == (GERMAN[1], size, size) and len(calls) > 2

@@ -18,6 +18,8 @@ from hubert_quant import mask
 from hubert_quant.errors import AudioError, SpeakerFileError
 from hubert_quant.generate import BarkOptions
 
+pytestmark = pytest.mark.slow  # Bark runs in subprocesses: minutes on 2 cores
+
 RUNS = r"""
 import json, sys
 import numpy as np, soundfile as sf
@@ -27,10 +29,10 @@ from hubert_quant.mask import mask_voice, say, save_wav
 
 import torch
 import bark.generation as generation
-from hubert_quant.generate import checkpoint_globals
+from hubert_quant.torch_compat import bark_loading
 
 folder = sys.argv[1]
-with torch.serialization.safe_globals(checkpoint_globals()):  # as a host that loaded Bark itself
+with bark_loading([]):  # as a host that loaded Bark itself
     host_fine = generation.load_model(use_gpu=False, model_type="fine")
 opts = lambda seed: BarkOptions(seed=seed, device="cpu")
 stats = lambda a: {"n": int(a.size), "finite": bool(np.isfinite(a).all()), "rms": float(np.sqrt(np.mean(a ** 2)))}

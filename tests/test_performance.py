@@ -7,6 +7,8 @@ from conftest import load_script, speech_like
 from hubert_quant.audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, resample
 from hubert_quant.clone import load_models, semantic_tokens
 
+pytestmark = pytest.mark.slow  # Bark runs, training or long audio: minutes on 2 cores
+
 # docs/performance.md reports the window agreement measured on the real model shapes; the
 # tiny models must do at least as well over a window boundary.
 WINDOW_AGREEMENT = 0.95

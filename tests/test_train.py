@@ -15,6 +15,8 @@ from hubert_quant import dataset
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
 from hubert_quant.train import IGNORE, TrainConfig, collate, evaluate, train
 
+pytestmark = pytest.mark.slow  # Bark runs, training or long audio: minutes on 2 cores
+
 SMALL = QuantizerConfig(input_size=32, hidden_size=32, output_size=32, version=0)  # "any sizes"
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 import soundfile as sf
-from conftest import ROOT, fake_hub_cache, speech_like
+from conftest import ROOT, events, fake_hub_cache, speech_like
 
 from hubert_quant import library, models, ui
 
@@ -39,7 +39,7 @@ def test_each_tab_builds_inside_a_bare_blocks(settings):
             builder(settings)
         assert len(blocks.blocks) > 3
     app = ui.build_app(settings)
-    assert {"/clone", "/mask", "/preview"} <= {f"/{d.api_name}" for d in app.fns.values() if d.api_name}
+    assert {"/clone", "/mask", "/preview"} <= {f"/{name}" for _, name, _ in events(app) if name}
 
 
 def test_clone_event_saves_into_the_library(settings, talk):
@@ -107,6 +107,7 @@ def running(settings):
     app.close()
 
 
+@pytest.mark.standalone
 def test_two_clones_at_once_through_the_api(running, talk):
     from gradio_client import Client, handle_file
 
@@ -131,6 +132,8 @@ def test_two_clones_at_once_through_the_api(running, talk):
         assert f"Saved **{name}**" in status
 
 
+@pytest.mark.standalone
+@pytest.mark.browser
 def test_browser_clone_then_library(running, talk, tmp_path):
     """Upload, tick consent, Clone, and find the speaker in the Speakers tab, in Chromium."""
     from playwright.sync_api import sync_playwright
@@ -174,15 +177,15 @@ def test_mask_tab_speaker_list_refreshes_when_opened(settings):
 
     app = ui.build_app(settings)
     library.save(settings.speakers_dir, "Cloned later", make_prompt(np.arange(100), np.zeros((8, 150), np.int64)))
-    refresh = next(d for d in app.fns.values() if any(event == "focus" for _, event in d.targets))
-    assert refresh.fn()["choices"] == ["Cloned later"]
+    refresh = next(fn for fn, _, _ in events(app) if getattr(fn, "__name__", "") == "refresh_choices")
+    assert refresh()["choices"] == ["Cloned later"]
 
 
 def test_adding_an_uploaded_quantizer_keeps_a_checked_copy_and_never_replaces_one(settings, tiny, tmp_path):
     from hubert_quant import catalogue
 
     app = ui.build_app(settings)
-    add = next(d.fn for d in app.fns.values() if getattr(d.fn, "__name__", "") == "do_add")
+    add = next(fn for fn, _, _ in events(app) if getattr(fn, "__name__", "") == "do_add")
     _, message, _ = add("My upload", "", "", str(tiny / "quantizer-v0.pth"), "CYM")
     kept = catalogue.user_catalogue_path().parent / "quantizers" / "My upload.pth"
     assert message == "Added 'My upload'." and kept.read_bytes() == (tiny / "quantizer-v0.pth").read_bytes()

@@ -1,0 +1,91 @@
+"""What differs between the Gradio versions our tabs run in, in one place.
+
+The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio-webui pins
+3.49. The tab builders use only what is here for the parts whose API changed in 4.0:
+
+- recording inputs: 4+ has one ``gr.Audio(sources=[...])``; 3.x one source per component,
+  so a microphone component is added that fills the upload one;
+- file inputs: ``type="filepath"`` (4+) is ``type="file"`` in 3.x, which gives a temp-file
+  object instead of a path (:func:`path_of` reads either);
+- per-event ``concurrency_limit`` and ``queue(default_concurrency_limit=)`` are 4+ only;
+- (label, value) choices are 4+ only; 3.x shows the values;
+- Dropdown has no ``focus`` event in 3.x, so a refresh button stands in;
+- an empty ``gr.Dataframe`` shows its headers as 1..N in 3.x unless given a pandas frame.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+GRADIO_MAJOR = int(gr.__version__.split(".")[0])
+LEGACY = GRADIO_MAJOR < 4  # audio-webui's gradio 3.49
+
+
+def recording(label: str) -> gr.Audio:
+    """An audio input, uploaded or recorded; its value is a file path."""
+    if not LEGACY:
+        return gr.Audio(sources=["upload", "microphone"], type="filepath", label=label)
+    audio = gr.Audio(source="upload", type="filepath", label=label)
+    mic = gr.Audio(source="microphone", type="filepath", label="...or record it with the microphone")
+    mic.change(lambda path: path, mic, audio)
+    return audio
+
+
+def file_input(label: str, file_types: list[str]) -> gr.File:
+    """A file upload whose value :func:`path_of` turns into a path."""
+    return gr.File(label=label, file_types=file_types, type="file" if LEGACY else "filepath")
+
+
+def path_of(value) -> str | None:
+    """The path in an upload's value: a str (4+), or a temp-file object with ``.name`` (3.x)."""
+    if value is None or isinstance(value, str):
+        return value or None
+    return getattr(value, "name", None)
+
+
+def labelled(pairs: list[tuple[str, str]]) -> list:
+    """Dropdown choices shown as labels where Gradio can (4+), else as the values."""
+    return [value for _, value in pairs] if LEGACY else pairs
+
+
+def table(rows: list[list], headers: list[str], label: str) -> gr.Dataframe:
+    return gr.Dataframe(frame(rows, headers), headers=headers, interactive=False, label=label)
+
+
+def frame(rows: list[list], headers: list[str]):
+    """Rows as a table value that keeps its headers when empty, in every version."""
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=headers)
+
+
+def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, **options):
+    """``component.event(fn, inputs, outputs)``, with a concurrency limit where Gradio has one per event."""
+    if concurrency_limit is not None and not LEGACY:
+        options["concurrency_limit"] = concurrency_limit
+    return event(fn, inputs, outputs, **options)
+
+
+def refreshing_dropdown(choices_fn, **options) -> gr.Dropdown:
+    """A Dropdown whose choices are read again when it is opened (3.x: by a refresh button)."""
+    dropdown = gr.Dropdown(choices_fn(), **options)
+
+    def refresh_choices():
+        return gr.update(choices=choices_fn())
+
+    if LEGACY:
+        gr.Button("Refresh the list", size="sm").click(refresh_choices, None, dropdown)
+    else:
+        dropdown.focus(refresh_choices, None, dropdown)
+    return dropdown
+
+
+def queued(app: gr.Blocks, concurrency: int) -> gr.Blocks:
+    if LEGACY:
+        return app.queue(concurrency_count=concurrency)
+    return app.queue(default_concurrency_limit=concurrency)
+
+
+def launch_options(max_upload_mb: int) -> dict:
+    """Keyword arguments for ``launch`` that only newer Gradio takes (3.x: the tabs check sizes themselves)."""
+    return {} if LEGACY else {"max_file_size": f"{max_upload_mb}mb"}

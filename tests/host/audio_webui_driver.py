@@ -1,0 +1,67 @@
+"""Runs one step of audio-webui with the host's own code, in the host's Python, from its root.
+
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py install URL
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py installer
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py bark SPEAKER TEXT OUT.wav
+
+install: the Settings > Extensions > "Install from url" handler (its ``git clone``).
+installer: what the host's installer does for extensions at a start (``em.init_extensions()``,
+then each ``requirements.py`` object's ``install_or_upgrade_if_needed()``); the host's own
+list is left out because it pip-installs fairseq and audiocraft, which cannot be had here.
+bark: the host's Bark speaker list (``BarkTTS.get_voices()``) and the host's own Bark
+generator (``BarkTTS.get_response`` in "File" mode, as its Text-to-speech tab calls it).
+Each prints one JSON line.
+"""
+
+import json
+import os
+import sys
+
+ACTION, *ARGS = sys.argv[1:]
+sys.argv = ["main.py", "-sv"]  # webui.args parses the command line when first imported
+sys.path.insert(0, os.getcwd())
+
+
+def install(url):
+    import gradio
+    from webui.ui.tabs.settings import install_extensions_tab
+
+    with gradio.Blocks() as blocks:
+        install_extensions_tab()
+    handler = next(f.fn for f in blocks.fns if f.fn.__name__ == "install_extension")
+    return {"answer": handler(url)}
+
+
+def installer():
+    import webui.extensionlib.extensionmanager as em
+
+    em.init_extensions()
+    requirements = em.get_requirements()
+    for requirement in requirements:
+        requirement.install_or_upgrade_if_needed()
+    return {"extensions": sorted(em.states), "requirements": [r.package_name for r in requirements]}
+
+
+def bark(speaker, text, out):
+    import numpy as np
+    import soundfile as sf
+    from webui.modules.implementations.ttsmodels import BarkTTS
+    from webui.ui.tabs import settings
+
+    settings.load_config()
+    settings.config["bark_use_cpu"]["value"] = True
+    voices = BarkTTS.get_voices()
+    tts = BarkTTS()
+    quiet = lambda *a, **k: None  # noqa: E731 - stands in for the tab's gradio.Progress
+    tts.load_model(progress=quiet)
+    inputs = [text, "", None, "Text", "File", 0.7, 0.7, speaker, "", None, None, False, None, 0.2, "Large English",
+              "Large English", None, "Manual"]
+    (rate, audio), prompt_file = tts.get_response(*inputs, progress=quiet)
+    audio = np.asarray(audio, dtype=np.float32)
+    sf.write(out, audio, rate)
+    return {"voices": voices, "rate": rate, "samples": int(audio.size), "rms": float(np.sqrt(np.mean(audio**2))),
+            "prompt_file": prompt_file}
+
+
+if __name__ == "__main__":
+    print(json.dumps({"install": install, "installer": installer, "bark": bark}[ACTION](*ARGS), default=str))

@@ -1,0 +1,241 @@
+"""The real audio-webui (../shared/hosts/audio-webui/src, unmodified), in its own pinned Python.
+
+One host, set up once for the module, the way a user gets there:
+  1. "Install from url": the host's own handler ``git clone``s a snapshot of this checkout;
+  2. two starts' worth of the host's installer (its extension manager and our requirement
+     objects), with pip cut off from every index, and ``pip freeze`` compared byte for byte;
+  3. the real ``main.py -sv -si`` start-up, which builds the whole UI with our tabs;
+then a real browser clones in our Clone tab, finds the speaker in our Speakers tab, and
+speaks with it in the host's Text-to-speech tab ("Bark with cloned voice"); the host's own
+``BarkTTS`` lists the speaker and its own Bark generator speaks with it.
+
+Environment: Python 3.10 with audio-webui's pins (torch 2.1, gradio 3.49, transformers 4.44,
+huggingface-hub 0.23.2, numpy 1.23.5), built by ``.ci/host-env audio-webui`` into
+``.venvs/audio-webui`` (or ``AUDIO_WEBUI_PYTHON``). Models: the tiny ones, with the quantizer
+where the host keeps its own (``data/models/hubert/tokenizer_large.pth``). Only fairseq and
+audiocraft are stand-ins (tests/host/stubs), since they cannot be installed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+from conftest import ROOT, fake_hub_cache, speech_like
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+HOST_SRC = Path(os.environ.get("AUDIO_WEBUI_SRC", ROOT.parent / "shared" / "hosts" / "audio-webui" / "src"))
+HOST_PYTHON = Path(os.environ.get("AUDIO_WEBUI_PYTHON", ROOT / ".venvs" / "audio-webui" / "bin" / "python"))
+HERE = ROOT / "tests" / "host"
+STUBS = HERE / "stubs"
+STUBBED = sorted(p.name for p in STUBS.iterdir() if p.is_dir())
+DOCS = ROOT / "docs"
+OUR_TABS = {"Voice cloning", "Clone", "Speakers", "Voice masking", "Voice cloning models", "hubert-quant"}
+
+
+def snapshot_of_checkout(dest: Path) -> Path:
+    """This working tree (tracked and untracked, not ignored) as a git repository to clone from."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
+              "GIT_COMMITTER_EMAIL": "t@localhost"}
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+        subprocess.run(["git", *command], cwd=dest, check=True, env={**os.environ, **author})
+    return dest
+
+
+def host_run(root: Path, env: dict, *args: str, timeout: int = 600) -> dict:
+    result = subprocess.run([str(HOST_PYTHON), str(HERE / "audio_webui_driver.py"), *args], cwd=root, env=env,
+                            capture_output=True, text=True, timeout=timeout)
+    assert result.returncode == 0, f"host step {args[0]} failed:\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def freeze(env: dict) -> str:
+    return subprocess.run([str(HOST_PYTHON), "-m", "pip", "freeze"], env=env, check=True, capture_output=True,
+                          text=True).stdout
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, tiny):
+    if not HOST_PYTHON.is_file():
+        pytest.fail(f"audio-webui's environment is missing ({HOST_PYTHON}); build it: bash .ci/host-env audio-webui")
+    print(f"\nthird-party packages stubbed for audio-webui (not installable here): {', '.join(STUBBED)}")
+    base = tmp_path_factory.mktemp("audio-webui")
+    root = base / "audio-webui"
+    shutil.copytree(HOST_SRC, root)
+    for folder, _, files in os.walk(root):  # ../shared is read-only; the host writes into its own tree
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env.update(fake_hub_cache(tiny, root / "data" / "models" / "test-cache"), PYTHONPATH=str(STUBS),
+               HUBERT_QUANT_HOME=str(base / "home"), PYTHONUNBUFFERED="1")
+    # The quantizer only where audio-webui keeps its own downloads, under the host's file name.
+    shutil.rmtree(root / "data" / "models" / "test-cache" / "hf" / "models--GitMylo--bark-voice-cloning")
+    (root / "data" / "models" / "hubert").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny / "quantizer-v1.pth", root / "data" / "models" / "hubert" / "tokenizer_large.pth")
+
+    url = snapshot_of_checkout(base / "hubert-quant")
+    before = freeze(env)
+    answer = host_run(root, env, "install", str(url))["answer"]
+    # pip may not reach any index while the installer runs: anything it tried to install fails the start.
+    offline_pip = {**env, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
+    starts = [host_run(root, offline_pip, "installer") for _ in range(2)]
+    after = freeze(env)
+
+    port = free_port()
+    log = open(base / "host.log", "w+")  # noqa: SIM115 - kept open while the host runs
+    process = subprocess.Popen([str(HOST_PYTHON), "main.py", "-sv", "-si", "--port", str(port), "--theme", "default"],
+                               cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while "Running on local URL" not in (base / "host.log").read_text() and time.time() < deadline:
+        assert process.poll() is None, f"audio-webui stopped while starting:\n{(base / 'host.log').read_text()[-6000:]}"
+        time.sleep(1)
+
+    def stop():
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+
+    yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log",
+           "install_answer": answer, "starts": starts, "freeze": (before, after), "tmp": base, "stop": stop}
+    stop()
+    log.close()
+
+
+def test_install_from_url_and_two_installer_starts_leave_pip_freeze_identical(host):
+    root = host["root"]
+    assert "Installed" in host["install_answer"][1]
+    assert (root / "extensions" / "hubert-quant" / "extension.json").is_file()
+    assert [s["extensions"] for s in host["starts"]] == [["hubert-quant"], ["hubert-quant"]]
+    assert [s["requirements"] for s in host["starts"]] == [[], []]  # the host has everything we need
+    before, after = host["freeze"]
+    assert after == before
+
+
+def test_the_real_main_py_builds_every_tab_with_ours_and_a_microphone(host):
+    import httpx
+
+    log = host["log"].read_text()
+    assert "Found extensions: hubert-quant" in log
+    assert "hubert-quant: could not build" not in log and "Traceback" not in log, log[-4000:]
+    config = httpx.get(host["url"] + "config", timeout=30).json()
+    assert config["version"] == "3.49.0"
+    labels = {c["props"].get("label") for c in config["components"] if c["type"] in ("tab", "tabitem")}
+    assert OUR_TABS <= labels and "📜▶🗣 Text to speech" in labels
+    sources = [c["props"].get("source") for c in config["components"] if c["type"] == "audio"]
+    assert sources.count("microphone") >= 2  # Clone and Voice masking can record
+
+
+def test_a_tab_builder_that_fails_is_shown_in_its_tab_and_the_host_goes_on(host):
+    code = """
+import sys, gradio
+sys.path.insert(0, "extensions/hubert-quant")
+import extension
+def broken():
+    raise RuntimeError("deliberately broken")
+with gradio.Blocks() as blocks, gradio.Tab("x"):
+    extension.guarded("Clone", broken)
+print([b.value for b in blocks.blocks.values() if type(b).__name__ == "Markdown"])
+"""
+    result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env=host["env"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "could not build this tab" in result.stdout and "deliberately broken" in result.stdout
+    assert "hubert-quant: could not build the Clone tab: deliberately broken" in result.stderr
+
+
+def open_tab(page, name: str) -> None:
+    """Click a gradio 3.49 tab button (they are plain buttons in ``.tab-nav``) by its exact text."""
+    page.locator(".tab-nav button:visible", has_text=re.compile(f"^\\s*{re.escape(name)}\\s*$")).first.click()
+
+
+def choose(dropdown, option: str) -> None:
+    """Pick ``option`` in a gradio 3.49 Dropdown: open its list, click the entry."""
+    dropdown.click()
+    dropdown.page.locator("ul.options li", has_text=option).first.click()
+
+
+def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_it(host, tmp_path):
+    """Chromium on the host's page: our Clone and Speakers tabs, then the host's own Bark code."""
+    from playwright.sync_api import sync_playwright
+
+    root = host["root"]
+    wav = tmp_path / "grandpa.wav"
+    sf.write(wav, speech_like(3.0, 22_050), 22_050)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+        page.goto(host["url"])
+        open_tab(page, "Voice cloning")
+        clone_tab = page.locator(".tabitem:visible").last
+        clone_tab.locator("input[type=file]").first.set_input_files(str(wav))
+        clone_tab.get_by_label("Speaker name").fill("Grandpa")
+        clone_tab.get_by_label("The person speaking agreed to have their voice cloned").check()
+        clone_tab.get_by_role("button", name="Clone", exact=True).click()
+        page.get_by_text("Saved Grandpa").wait_for(timeout=300_000)
+        page.screenshot(path=str(tmp_path / "audio-webui-clone.png"), full_page=True)
+        assert (root / "data" / "bark_custom_speakers" / "Grandpa.npz").is_file()
+
+        open_tab(page, "Speakers")
+        page.get_by_role("button", name="Refresh", exact=True).click()
+        page.locator("td:has-text('Grandpa') >> visible=true").first.wait_for(timeout=60_000)
+        page.screenshot(path=str(tmp_path / "audio-webui-speakers.png"), full_page=True)
+
+        # The host's Text-to-speech tab with our entry.
+        open_tab(page, "📜▶🗣 Text to speech")
+        visible = lambda label: page.get_by_label(label, exact=True).filter(visible=True)  # noqa: E731
+        choose(visible("Model"), "Bark with cloned voice")
+        visible("Text").wait_for(timeout=300_000)  # the host loads our entry's models, then shows its inputs
+        visible("Text").fill("hello world")
+        speaker = visible("Saved speaker").element_handle()  # cloned after the page was built: typed in
+        speaker.fill("Grandpa")
+        speaker.press("Enter")
+        page.locator("#tts-generate").click()
+        # The host turns what get_response returned into its waveform video, then shows both.
+        page.locator("video[src]").first.wait_for(state="attached", timeout=300_000)
+        sources = page.locator("audio").evaluate_all("players => players.map(p => p.src)")
+        assert any(src and not src.endswith("grandpa.wav") for src in sources), sources
+        assert page.get_by_text("Error").count() == 0
+        page.screenshot(path=str(tmp_path / "audio-webui-tts.png"), full_page=True)
+        for tab in ("Voice cloning models", "Voice masking"):
+            if tab == "Voice cloning models":
+                open_tab(page, "🔨 Utils")
+            open_tab(page, tab)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / f"audio-webui-{tab.split()[-1].lower()}.png"), full_page=True)
+        browser.close()
+    log = host["log"].read_text()
+    assert "Traceback" not in log, log[-4000:]
+    # The host's own Bark code: its speaker list, and its generator speaking in that voice. (A second
+    # host process cannot run beside the first: its start-up binds a fixed torch.distributed port.)
+    host["stop"]()
+    bark = host_run(root, host["env"], "bark", "Grandpa", "hello world", str(tmp_path / "host-bark.wav"))
+    assert "Grandpa" in bark["voices"]
+    assert bark["rate"] == 24_000 and bark["samples"] > 0 and bark["rms"] > 1e-4
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
+        for shot in tmp_path.glob("audio-webui-*.png"):
+            shutil.copy(shot, DOCS / shot.name)
