@@ -53,7 +53,17 @@ def ui_settings():
         keep_preview=bool(setting("hubert_quant_keep_preview")),
         max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
         outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
+        manage_models=not host_is_exposed(),
     )
+
+
+def host_is_exposed() -> bool:
+    """Whether audio-webui was started with --listen or --share (then visitors must not change models)."""
+    try:
+        from webui.args import args
+    except Exception:  # noqa: BLE001 - outside the host
+        return False
+    return bool(getattr(args, "listen", False) or getattr(args, "share", False))
 
 
 def on_init():
@@ -158,9 +168,10 @@ def on_tts_list():
                     audio, device=settings.device, quantizer=settings.default_quantizer))
             if not speaker:
                 raise ValueError("pick a saved speaker or give a recording to clone")
-            voice = library.speaker_path(settings.speakers_dir, speaker)
-            samples = say(text, speaker=voice if voice.is_file() else speaker, options=BarkOptions(
-                device=settings.device))
+            from hubert_quant.ui import library_or_preset
+
+            voice = cloned or library_or_preset(settings, speaker)  # a listed speaker or a preset, never a path
+            samples = say(text, speaker=voice, options=BarkOptions(device=settings.device))
             return (24_000, np.asarray(samples, dtype=np.float32)), str(cloned) if cloned else None
 
         def load_model(self, progress=None):

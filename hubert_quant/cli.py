@@ -118,6 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--speakers-dir", type=Path, default=Path("speakers"), help="where speakers are kept")
     ui.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     ui.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted (default 200 MB)")
+    ui.add_argument("--allow-remote-model-changes", action="store_true",
+                    help="with --listen/--share: let visitors download, remove and add models (off by default)")
     ui.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     ui.set_defaults(run=run_ui)
     mask.set_defaults(run=run_mask)
@@ -186,7 +188,9 @@ def run_ui(args: argparse.Namespace) -> int:
     if args.listen or args.share:
         print("warning: the app will be reachable from other machines; anyone who can reach it can clone "
               "voices and read the speakers folder", file=sys.stderr)
-    settings = Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device, max_upload_mb=args.max_upload_mb)
+    exposed = args.listen or args.share
+    settings = Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device, max_upload_mb=args.max_upload_mb,
+                        manage_models=not exposed or args.allow_remote_model_changes)
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
     launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
     return 0

@@ -64,8 +64,8 @@ def list_speakers(folder: str | os.PathLike) -> list[SpeakerInfo]:
         preview = path.with_name(f"{path.stem}.preview.wav")
         try:
             prompt = load_speaker(path)
-        except SpeakerFileError as e:
-            found.append(SpeakerInfo(path.stem, path, problem=str(e)))
+        except Exception as e:  # noqa: BLE001 - one bad file is listed with its problem; the rest still work
+            found.append(SpeakerInfo(path.stem, path, problem=_problem(e, path)))
             continue
         meta = prompt.metadata or {}
         found.append(SpeakerInfo(
@@ -88,26 +88,46 @@ def import_file(folder: str | os.PathLike, upload: str | os.PathLike, name: str 
     return save(folder, name or Path(upload).stem, prompt, overwrite=overwrite)
 
 
+def existing(folder: str | os.PathLike, name: str) -> Path:
+    """The file of the listed speaker ``name``, exactly as listed, never a cleaned look-alike.
+
+    Names are cleaned once, when a speaker is created; acting on a cleaned name would let
+    ``a:b`` stand for ``a_b``. Raises SpeakerFileError for a name that is not listed.
+    """
+    name = str(name or "")
+    path = Path(folder) / f"{name}.npz"
+    if not name or name in (".", "..") or any(c in name for c in '/\\\0') or not path.is_file():
+        raise SpeakerFileError(f"there is no speaker called {name!r}")
+    return path
+
+
 def rename(folder: str | os.PathLike, old: str, new: str) -> Path:
-    """Rename a speaker (and its preview); refuses to replace another speaker."""
-    source, target = speaker_path(folder, old), speaker_path(folder, new)
-    if not source.is_file():
-        raise SpeakerFileError(f"there is no speaker called {old!r}")
+    """Rename the listed speaker ``old`` (and its preview) to the cleaned ``new``; never replaces one."""
+    source, target = existing(folder, old), speaker_path(folder, new)
     if target.exists() and target != source:
         raise OutputExistsError(f"a speaker called {safe_name(new)!r} already exists")
     os.replace(source, target)
-    if preview_path(folder, old).is_file():
-        os.replace(preview_path(folder, old), preview_path(folder, new))
+    old_preview = source.with_name(f"{old}.preview.wav")
+    if old_preview.is_file():
+        os.replace(old_preview, preview_path(folder, new))
     return target
 
 
 def delete(folder: str | os.PathLike, name: str) -> list[Path]:
-    """Delete a speaker and its preview; returns what was deleted."""
-    removed = []
-    for path in (speaker_path(folder, name), preview_path(folder, name)):
-        if path.is_file():
-            path.unlink()
-            removed.append(path)
-    if not removed:
-        raise SpeakerFileError(f"there is no speaker called {name!r}")
+    """Delete the listed speaker ``name`` and its preview; returns what was deleted."""
+    path = existing(folder, name)
+    removed = [path]
+    path.unlink()
+    preview = path.with_name(f"{name}.preview.wav")
+    if preview.is_file():
+        preview.unlink()
+        removed.append(preview)
     return removed
+
+
+
+def _problem(error: BaseException, path: Path) -> str:
+    """What is wrong with a speaker file, naming it without the server's folders."""
+    if isinstance(error, SpeakerFileError):
+        return str(error).replace(str(path), path.name)
+    return f"{path.name}: unreadable as a speaker prompt ({type(error).__name__})"

@@ -32,6 +32,8 @@ from torch import nn
 from .errors import CheckpointError, ModelNotFoundError
 from .files import atomic_write_bytes
 
+MAX_SIZE = 65_536  # no quantizer layer is wider (Bark's vocabulary is 10 000, HuBERT-large 1024)
+MAX_INFO_CHARS = 4096
 INTERMEDIATE_SIZE = 4096  # fixed in the original version-1 architecture, not stored in .info
 VERSIONS = (0, 1)
 
@@ -50,11 +52,22 @@ class QuantizerConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            if value > MAX_SIZE:
+                raise ValueError(f"{name} is {value:,}, beyond any quantizer (at most {MAX_SIZE:,})")
         if self.version not in VERSIONS:
             raise ValueError(f"version must be one of {VERSIONS}, got {self.version!r}")
 
+    def parameter_count(self) -> int:
+        """How many weights a quantizer of these sizes has (two LSTM layers, then one or two Linear)."""
+        i, h, o = self.input_size, self.hidden_size, self.output_size
+        lstm = 4 * h * (i + h + 2) + 4 * h * (h + h + 2)
+        head = h * INTERMEDIATE_SIZE + INTERMEDIATE_SIZE + INTERMEDIATE_SIZE * o + o if self.version == 1 else h * o + o
+        return lstm + head
+
     @classmethod
     def from_info(cls, text: str) -> QuantizerConfig:
+        if len(text) > MAX_INFO_CHARS:
+            raise ValueError(f"{len(text):,} characters, where the sizes take well under {MAX_INFO_CHARS}")
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("expected a JSON object")
@@ -170,8 +183,11 @@ class Quantizer(nn.Module):
             ) from e
         except (RuntimeError, EOFError, OSError, ValueError) as e:
             raise CheckpointError(f"{path}: not a readable torch checkpoint ({e}). Download it again.") from e
+        # The sizes come from the file: check the weights against a model without storage ("meta")
+        # first, so a small file declaring huge sizes never gets the memory they would take.
+        with torch.device("meta"):
+            _check_state_dict(path, state, cls(config, fast=fast))
         model = cls(config, fast=fast)
-        _check_state_dict(path, state, model)
         model.load_state_dict(state)
         return model.eval().to(device)
 
@@ -183,6 +199,9 @@ def read_config(path: Path) -> QuantizerConfig:
     try:
         with zipfile.ZipFile(path) as archive:
             infos = [name for name in archive.namelist() if name.endswith("/.info")]
+            if infos and archive.getinfo(infos[0]).file_size > MAX_INFO_CHARS:
+                raise CheckpointError(f"{path}: its .info entry is {archive.getinfo(infos[0]).file_size:,} bytes, "
+                                      "far more than quantizer sizes take; the file is damaged or not a quantizer.")
             text = archive.read(infos[0]).decode("utf-8") if infos else None
     except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as e:
         raise CheckpointError(

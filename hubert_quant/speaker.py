@@ -38,6 +38,7 @@ COARSE_TO_SEMANTIC = round(COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOK
 KEYS = ("semantic_prompt", "coarse_prompt", "fine_prompt")
 METADATA_KEY = "hubert_quant_metadata"
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a 10-minute prompt is ~4 MB; far larger is not a prompt
+MAX_METADATA_BYTES = 64 * 1024  # provenance is a few hundred bytes
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,8 @@ def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
             arrays = {key: npz[key] for key in npz.files if key in (*KEYS, METADATA_KEY)}
     except SpeakerFileError:
         raise
+    except MemoryError as e:
+        raise SpeakerFileError(f"{path}: its arrays do not fit in memory; it is not a speaker prompt.") from e
     except ValueError as e:  # numpy's refusal to unpickle object arrays lands here
         raise SpeakerFileError(f"{path}: refused: it stores Python objects, not plain integer arrays ({e}).") from e
     except (OSError, zipfile.BadZipFile, EOFError) as e:
@@ -173,15 +176,37 @@ def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
     validate(arrays, source=str(path))
     metadata: dict[str, object] = {}
     if METADATA_KEY in arrays:
+        raw = arrays[METADATA_KEY].astype(np.uint8).tobytes()
         try:
-            metadata = json.loads(arrays[METADATA_KEY].astype(np.uint8).tobytes().decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            metadata = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_METADATA_BYTES else {}
+        except (ValueError, UnicodeDecodeError, RecursionError):
             metadata = {}  # provenance is informative only; a damaged one must not block use
+        if not isinstance(metadata, dict):
+            metadata = {}
     return SpeakerPrompt(arrays["semantic_prompt"].astype(np.int64), arrays["fine_prompt"].astype(np.int64), metadata)
 
 
 def _check_unpacked_sizes(path: Path, npz) -> None:
-    # A tiny compressed .npz can unpack to gigabytes; check before reading any array.
+    """Refuse, before any array is read, what would unpack or allocate far more than a prompt needs.
+
+    A tiny compressed .npz can unpack to gigabytes, and an array's header can claim any shape
+    (numpy allocates what the header says before reading the data): each header must fit the
+    bytes its zip member really holds.
+    """
     total = sum(info.file_size for info in npz.zip.infolist())
     if total > MAX_FILE_BYTES:
         raise SpeakerFileError(f"{path}: unpacks to {total} bytes, far too large for a speaker prompt.")
+    for info in npz.zip.infolist():
+        with npz.zip.open(info) as member:
+            try:
+                version = np.lib.format.read_magic(member)
+                shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                   else np.lib.format.read_array_header_2_0)(member)
+            except ValueError as e:
+                raise SpeakerFileError(f"{path}: {info.filename} is not a plain numpy array ({e}).") from e
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if claimed > info.file_size - member.tell():
+                raise SpeakerFileError(
+                    f"{path}: {info.filename} claims {claimed} bytes of data but holds {info.file_size}; "
+                    "the file is damaged or hostile."
+                )

@@ -20,7 +20,7 @@ import numpy as np
 from . import catalogue, library, models
 from . import gradio_compat as compat
 from .cli import CONSENT
-from .errors import HubertQuantError, one_line
+from .errors import HubertQuantError, SpeakerFileError, one_line
 
 MODES = ("random voice", "a speaker's voice")
 SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
@@ -38,9 +38,14 @@ class Settings:
     hubert: str | None = None
     codec: str | None = None
     max_upload_mb: int = 200
-    outputs_dir: Path = field(default_factory=lambda: Path(tempfile.gettempdir()) / "hubert-quant-ui")
+    # A private folder per app (mkdtemp: a new name, mode 0700), never a predictable shared /tmp
+    # path that someone else could have planted as a link to elsewhere.
+    outputs_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hubert-quant-ui-")))
     default_quantizer: str = catalogue.DEFAULT_QUANTIZER  # preselected in the Clone tab
     keep_preview: bool = True  # keep "Hear it" audio next to the speaker as <name>.preview.wav
+    # Downloading, removing and adding models changes the machine, not just the app's folders:
+    # off when the app is reachable from other machines, unless the owner allows it.
+    manage_models: bool = True
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
@@ -77,7 +82,10 @@ def clip_hint(audio: str | None, start: float | None, end: float | None) -> str:
         return ""
     import soundfile as sf
 
-    info = sf.info(audio)
+    try:
+        info = sf.info(audio)
+    except Exception:  # noqa: BLE001 - any decoder failure means the same to the user
+        return "**This file could not be read as audio.** Upload a wav, flac, ogg or mp3 recording."
     first, last = float(start or 0), float(end or 0) or info.duration
     seconds = max(0.0, min(last, info.duration) - first)
     if seconds < 1:
@@ -117,7 +125,7 @@ def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, pr
         progress=_downloads(progress),
     )
     path = library.save(settings.speakers_dir, name, prompt)
-    return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to `{path.parent}`."
+    return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to the speaker library (`{path.parent.name}`)."
 
 
 @readable
@@ -192,16 +200,25 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
     settings.check_upload(upload)
     target = None
     if mode == MODES[1]:
-        in_library = library.speaker_path(settings.speakers_dir, speaker) if speaker else None
-        target = upload or (in_library if in_library and in_library.is_file() else speaker)  # else: a preset
-        if not target:
-            raise gr.Error("Pick a speaker, upload a .npz, or type a Bark preset such as v2/en_speaker_6.")
+        target = upload or library_or_preset(settings, speaker)
     options = BarkOptions(seed=None if seed in (None, "") else int(seed), coarse_temp=float(coarse_temp),
                           fine_temp=float(fine_temp), small=bool(small), device=settings.device)
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
     out = mask_voice(audio, speaker=target, options=options, quantizer=settings.quantizer, hubert=settings.hubert,
                      progress=_downloads(progress), stages=stages)
     return _output_wav(out, settings, "masked")
+
+
+def library_or_preset(settings: Settings, name: str | None) -> Path:
+    """The listed speaker ``name``, or Bark's preset of that name; never a path on the server."""
+    from .mask import bark_preset
+
+    if name and name in _speaker_names(settings):
+        return library.existing(settings.speakers_dir, name)
+    preset = bark_preset(str(name or ""))
+    if preset is None:
+        raise gr.Error("Pick a speaker from the list, upload a .npz, or type a Bark preset such as v2/en_speaker_6.")
+    return preset
 
 
 def _speaker_names(settings: Settings) -> list[str]:
@@ -238,7 +255,7 @@ def speaker_rows(settings: Settings) -> list[list]:
 
 
 def speakers_tab(settings: Settings) -> None:
-    gr.Markdown(f"Speakers in `{settings.speakers_dir}`.")
+    gr.Markdown(f"Speakers in the library folder `{settings.speakers_dir.name}`.")
     table = compat.table(speaker_rows(settings), SPEAKER_COLUMNS, "Library")
     refresh = gr.Button("Refresh")
     with gr.Row():
@@ -259,11 +276,12 @@ def speakers_tab(settings: Settings) -> None:
         return compat.frame(rows, SPEAKER_COLUMNS), gr.update(choices=[row[0] for row in rows]), note
 
     def pick(name):
-        if not name or not library.speaker_path(settings.speakers_dir, name).is_file():
+        try:
+            path = library.existing(settings.speakers_dir, name)
+        except SpeakerFileError:
             return None, None
-        preview_file = library.preview_path(settings.speakers_dir, name)
-        return str(library.speaker_path(settings.speakers_dir, name)), str(preview_file) if preview_file.is_file() \
-            else None
+        preview_file = path.with_name(f"{name}.preview.wav")
+        return str(path), str(preview_file) if preview_file.is_file() else None
 
     @readable
     def do_rename(name, new):
@@ -297,13 +315,20 @@ def speakers_tab(settings: Settings) -> None:
 # ---- models ----------------------------------------------------------------------------------------
 
 
-def model_rows() -> list[list]:
+def model_rows(paths: bool = True) -> list[list]:
+    """The Models table; ``paths=False`` names sources only, never where files are on the server."""
     return [[i.entry.name, i.entry.kind, i.entry.language_name, "yes" if i.path else "no",
-             f"{(i.size or 0) / 1e6:.0f} MB", str(i.path or i.entry.source)] for i in models.list_models()]
+             f"{(i.size or 0) / 1e6:.0f} MB", str((i.path if paths else None) or i.entry.source)]
+            for i in models.list_models()]
 
 
 def models_tab(settings: Settings) -> None:
-    table = compat.table(model_rows(), MODEL_COLUMNS, "Models")
+    table = compat.table(model_rows(paths=settings.manage_models), MODEL_COLUMNS, "Models")
+    if not settings.manage_models:
+        gr.Markdown("The app is reachable from other machines, so models can be listed here but not downloaded, "
+                    "removed or added. On the server, use `hubert-quant models`, or start the app with "
+                    "`--allow-remote-model-changes`.")
+        return
     with gr.Row():
         chosen = gr.Dropdown([e.name for e in catalogue.entries()], label="Model")
         download = gr.Button("Download", variant="primary")

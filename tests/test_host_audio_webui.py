@@ -239,3 +239,18 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
         for shot in tmp_path.glob("audio-webui-*.png"):
             shutil.copy(shot, DOCS / shot.name)
+
+
+@pytest.mark.parametrize(("flags", "allowed"), [([], True), (["--listen"], False), (["--share"], False)])
+def test_models_can_be_changed_only_when_audio_webui_is_not_exposed(host, flags, allowed):
+    code = f"""
+import sys
+sys.argv = ["main.py", "-sv", *{flags!r}]
+sys.path.insert(0, "extensions/hubert-quant")
+import extension
+print("manage_models", extension.ui_settings().manage_models)
+"""
+    result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env=host["env"], capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"manage_models {allowed}" in result.stdout

@@ -92,7 +92,7 @@ def test_mask_event_writes_a_wav_in_the_outputs_folder(settings, talk, bark_inst
     out = ui.do_mask(str(talk), ui.MODES[1], "Alice", None, 3, 0.7, 0.5, False, settings=settings,
                      progress=no_progress)
     assert Path(out).parent == settings.outputs_dir and abs(sf.info(out).duration - 4.0) < 0.15
-    with pytest.raises(gr.Error, match="unknown speaker 'nobody'"):
+    with pytest.raises(gr.Error, match="Pick a speaker from the list"):
         ui.do_mask(str(talk), ui.MODES[1], "nobody", None, 3, 0.7, 0.5, False, settings=settings,
                    progress=no_progress)
 

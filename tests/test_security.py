@@ -1,0 +1,206 @@
+"""Attacks on the app and its files, round two: each test is one finding that used to succeed."""
+
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from hubert_quant import library, ui
+from hubert_quant.errors import SpeakerFileError
+from hubert_quant.speaker import METADATA_KEY, load_speaker, make_prompt, save_speaker
+
+
+def prompt():
+    return make_prompt(np.arange(100) % 10_000, np.zeros((8, 150), np.int64))
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return ui.Settings(speakers_dir=tmp_path / "speakers", device="cpu")
+
+
+# ---- 1. reading files through the app ----------------------------------------------------------------
+
+
+def test_outputs_go_to_a_private_new_folder_never_a_planted_shared_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    (tmp_path / "hubert-quant-ui").symlink_to("/etc")  # what anyone on a shared machine could plant
+    first, second = ui.Settings().outputs_dir, ui.Settings().outputs_dir
+    for folder in (first, second):
+        assert folder.parent == tmp_path and not folder.is_symlink() and folder.resolve() != Path("/etc").resolve()
+        assert oct(folder.stat().st_mode & 0o777) == "0o700"
+    assert first != second
+
+
+def test_mask_speaker_box_takes_listed_speakers_and_presets_never_a_server_path(settings, tmp_path):
+    outside = save_speaker(prompt(), tmp_path / "elsewhere" / "secret.npz")
+    library.save(settings.speakers_dir, "Alice", prompt())
+    messages = set()
+    for typed in (str(outside), "~/secret.npz", "../elsewhere/secret", str(tmp_path / "missing.npz")):
+        with pytest.raises(gr.Error) as refused:
+            ui.library_or_preset(settings, typed)
+        messages.add(str(refused.value))
+    assert len(messages) == 1  # the same words whether the path exists or not: nothing is revealed
+    assert ui.library_or_preset(settings, "Alice") == settings.speakers_dir / "Alice.npz"
+    assert ui.library_or_preset(settings, "v2/en_speaker_6").name == "en_speaker_6.npz"
+
+
+# ---- 2. deleting the wrong speaker -------------------------------------------------------------------
+
+
+def test_delete_and_rename_act_on_the_exact_listed_file(tmp_path):
+    folder = tmp_path / "speakers"
+    for name in ("a:b", "a_b", "c_d", "hidden", "x" * 100, "x" * 120):
+        save_speaker(prompt(), folder / f"{name}.npz")
+    library.delete(folder, "a:b")
+    assert not (folder / "a:b.npz").exists() and (folder / "a_b.npz").is_file()
+    for ghost in ("c:d", ".hidden", "../speakers/c_d", ""):
+        with pytest.raises(SpeakerFileError, match="no speaker called"):
+            library.delete(folder, ghost)
+    assert (folder / "c_d.npz").is_file() and (folder / "hidden.npz").is_file()
+    library.rename(folder, "x" * 120, "renamed")
+    assert (folder / ("x" * 100 + ".npz")).is_file() and (folder / "renamed.npz").is_file()
+    assert not (folder / ("x" * 120 + ".npz")).exists()
+
+
+# ---- 3. small files, large memory --------------------------------------------------------------------
+
+
+def hostile_npz(path, shape=(2**43,)):
+    """An .npz whose semantic array header claims ``shape`` (64 TiB of int64) but holds 80 bytes."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": shape})
+    good = prompt().arrays()
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("semantic_prompt.npy", header.getvalue() + np.arange(10, dtype=np.int64).tobytes())
+        for key in ("coarse_prompt", "fine_prompt"):
+            buffer = io.BytesIO()
+            np.save(buffer, good[key])
+            z.writestr(f"{key}.npy", buffer.getvalue())
+    return path
+
+
+def test_an_npz_header_claiming_terabytes_is_refused_before_allocating(tmp_path):
+    path = hostile_npz(tmp_path / "bomb.npz")
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(ROOT)!r})
+from hubert_quant.speaker import load_speaker
+from hubert_quant.errors import SpeakerFileError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    load_speaker({str(path)!r})
+except SpeakerFileError as e:
+    print("refused:", e)
+print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert "refused:" in result.stdout and "claims" in result.stdout, result.stdout + result.stderr
+    grew_kb = int(result.stdout.split("grew_kb")[1])
+    assert grew_kb < 1_000_000  # far under 1 GB
+
+
+@pytest.mark.parametrize("metadata", [b"[" * 100_000 + b"]" * 100_000, b"[1, 2, 3]", b"\xff\xfe"])
+def test_odd_metadata_never_stops_a_speaker_from_loading(tmp_path, metadata):
+    arrays = {**prompt().arrays(), METADATA_KEY: np.frombuffer(metadata, dtype=np.uint8)}
+    np.savez(tmp_path / "odd.npz", **arrays)
+    assert load_speaker(tmp_path / "odd.npz").metadata == {}
+
+
+# ---- 4. one bad entry must not brick the app -----------------------------------------------------------
+
+
+def test_a_hostile_speaker_file_is_listed_with_its_problem_and_the_tabs_still_build(settings):
+    library.save(settings.speakers_dir, "Alice", prompt())
+    hostile_npz(settings.speakers_dir / "bomb.npz")
+    listed = {s.name: s for s in library.list_speakers(settings.speakers_dir)}
+    assert not listed["Alice"].problem and "bomb.npz" in listed["bomb"].problem
+    assert str(settings.speakers_dir) not in listed["bomb"].problem  # no server folders on the page
+    with gr.Blocks():
+        ui.speakers_tab(settings)
+        ui.mask_tab(settings)
+
+
+# ---- 6. errors the page shows ---------------------------------------------------------------------------
+
+
+def test_the_clip_hint_explains_a_file_that_is_not_audio(tmp_path):
+    (tmp_path / "notes.wav").write_text("not audio")
+    assert "could not be read as audio" in ui.clip_hint(str(tmp_path / "notes.wav"), 0, 0)
+
+
+def test_the_clone_status_names_no_server_folder(settings, tiny_models, voice_wav):
+    settings = ui.Settings(speakers_dir=settings.speakers_dir, device="cpu", quantizer=tiny_models["quantizer"],
+                           hubert=tiny_models["hubert"], codec=tiny_models["codec"])
+    _, status = ui.do_clone(str(voice_wav), 0, 0, "Large English", "Bob", True, settings=settings,
+                            progress=lambda *a, **k: None)
+    assert "Saved **Bob**" in status and str(settings.speakers_dir) not in status
+    assert json.dumps(status)  # a plain string
+
+
+
+# ---- 5. remote users change what is not theirs -----------------------------------------------------------
+
+
+def test_an_exposed_app_lists_models_but_cannot_download_remove_or_add_them(tmp_path):
+    exposed = ui.Settings(speakers_dir=tmp_path / "speakers", manage_models=False)
+    with gr.Blocks() as blocks:
+        ui.models_tab(exposed)
+    buttons = {b.value for b in blocks.blocks.values() if isinstance(b, gr.Button)}
+    assert not buttons & {"Download", "Remove download", "Add"}
+    rows = ui.model_rows(paths=False)
+    assert rows and not any(str(tmp_path) in str(cell) or str(cell).startswith("/") for row in rows for cell in row)
+
+
+def test_the_cli_turns_model_changes_off_for_listen_and_share(monkeypatch, tmp_path):
+    from hubert_quant import cli
+
+    seen = {}
+    monkeypatch.setattr(ui, "launch", lambda settings, **kw: seen.setdefault("settings", settings))
+    for flags, allowed in (([], True), (["--listen"], False), (["--share"], False),
+                           (["--listen", "--allow-remote-model-changes"], True)):
+        seen.clear()
+        cli.main(["ui", "--speakers-dir", str(tmp_path), *flags])
+        assert seen["settings"].manage_models is allowed, flags
+
+
+def with_info(source, dest, text: str):
+    """A copy of a quantizer checkpoint whose .info entry says ``text``."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(dest, "w") as new:
+        for item in old.infolist():
+            new.writestr(item, text if item.filename.endswith("/.info") else old.read(item.filename))
+    return dest
+
+
+@pytest.mark.parametrize("info", [
+    '{"input_size": 32, "hidden_size": 16000, "output_size": 60000, "version": 1}',  # ~5 GB of weights
+    '{"input_size": 1000000000000, "hidden_size": 16, "output_size": 10000, "version": 0}',
+    '{"a": ' + "[" * 3000 + "]" * 3000 + ', "pad": "' + "x" * 2_700_000 + '"}',  # a 2.7 MB JSON bomb
+])
+def test_a_quantizer_info_declaring_huge_sizes_is_refused_within_bounded_memory(tiny, tmp_path, info):
+    path = with_info(tiny / "quantizer-v0.pth", tmp_path / "bomb.pth", info)
+    code = f"""
+import resource, sys
+sys.path.insert(0, {str(ROOT)!r})
+from hubert_quant.quantizer import Quantizer
+from hubert_quant.errors import CheckpointError
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+try:
+    Quantizer.load({str(path)!r})
+except CheckpointError as e:
+    print("refused:", e)
+print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "refused:" in result.stdout and "bomb.pth" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert int(result.stdout.split("grew_kb")[1]) < 1_000_000  # under 1 GB
