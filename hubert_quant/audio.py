@@ -63,7 +63,8 @@ def _frame_range(
         raise AudioError(f"{path}: start {start:.2f} s is past the end of the recording ({duration:.2f} s).")
     if end <= start:
         raise AudioError(f"{path}: end ({end:.2f} s) must be after start ({start:.2f} s).")
-    return int(round(start * sample_rate)), min(n_frames, int(round(end * sample_rate)))
+    # An end past the recording means "to the end" (1e308 s would overflow as a frame count).
+    return int(round(start * sample_rate)), min(n_frames, int(round(min(end, duration) * sample_rate)))
 
 
 def check_speech(samples: np.ndarray, sample_rate: int, *, source: str = "input audio") -> None:

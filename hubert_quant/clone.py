@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, check_speech, load_audio, resample
-from .errors import CheckpointError, explain_out_of_memory
+from .errors import AudioError, CheckpointError, explain_out_of_memory
 from .speaker import SpeakerPrompt, make_prompt, save_speaker
 
 AudioInput = str | os.PathLike | np.ndarray
@@ -140,11 +140,15 @@ def _read_input(audio: AudioInput, sample_rate, start, end) -> tuple[np.ndarray,
         if sample_rate is None:
             raise ValueError("sample_rate is required when audio is an array")
         samples = np.asarray(audio, dtype=np.float32)
-        if samples.ndim == 2:  # (channels, n) -> mono, like a file would be
-            samples = samples.mean(axis=0)
+        if samples.ndim == 2:  # (channels, n) or (n, channels) -> mono: the shorter axis is the channels
+            samples = samples.mean(axis=0 if samples.shape[0] <= samples.shape[1] else 1)
         if start is not None or end is not None:
-            first = int(round((start or 0) * sample_rate))
-            samples = samples[first : None if end is None else int(round(end * sample_rate))]
+            seconds = len(samples) / sample_rate
+            for name, value in (("start", start), ("end", end)):
+                if value is not None and not (np.isfinite(value) and value >= 0):
+                    raise AudioError(f"input audio: {name} must be a finite number of seconds >= 0, got {value}")
+            first = int(round(min(start or 0, seconds) * sample_rate))
+            samples = samples[first : None if end is None else int(round(min(end, seconds) * sample_rate))]
         return samples, int(sample_rate), "input audio", hashlib.sha256(samples.tobytes()).hexdigest()
     path = Path(audio)
     samples, rate = load_audio(path, start=start, end=end)

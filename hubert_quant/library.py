@@ -3,7 +3,8 @@
 A speaker called ``name`` is the file ``<folder>/<name>.npz`` (what audio-webui's Bark tab
 lists from ``data/bark_custom_speakers/``), with an optional preview ``<name>.preview.wav``.
 Names typed by users become file names, so they are cleaned first: no folders, no leading
-dots, no characters Windows forbids, no reserved device names, at most 100 characters.
+dots, no characters Windows forbids, no invisible (control, bidi, zero-width) characters, no
+reserved device names, at most 100 characters and 200 bytes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .errors import OutputExistsError, SpeakerFileError
 from .speaker import SpeakerPrompt, load_speaker, save_speaker
 
 MAX_NAME = 100
+MAX_NAME_BYTES = 200  # + ".preview.wav" stays under the usual 255-byte file-name limit
 _RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
 
 
@@ -37,10 +39,16 @@ class SpeakerInfo:
 def safe_name(name: str) -> str:
     """``name`` as a file name that stays inside the library folder, or ValueError."""
     cleaned = unicodedata.normalize("NFC", str(name))
+    # Control, format (bidi overrides, zero-width) and other invisible characters make names
+    # that look like another speaker's: dropped.
+    cleaned = "".join(c for c in cleaned if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs", "Cn"))
     cleaned = re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", cleaned).strip().lstrip(".").strip()
     if cleaned.lower().endswith(".npz"):
         cleaned = cleaned[:-4].rstrip()
-    cleaned = cleaned[:MAX_NAME].rstrip(" .")
+    cleaned = cleaned[:MAX_NAME]
+    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:  # file systems count bytes, not characters
+        cleaned = cleaned[:-1]
+    cleaned = cleaned.rstrip(" .")
     if not cleaned:
         raise ValueError(f"{name!r} cannot be used as a speaker name; use letters, digits, spaces, - or _")
     if cleaned.split(".")[0].lower() in _RESERVED:

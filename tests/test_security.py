@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, speech_like
 
 from hubert_quant import library, ui
 from hubert_quant.errors import SpeakerFileError
@@ -204,3 +204,31 @@ print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert "refused:" in result.stdout and "bomb.pth" in result.stdout, result.stdout + result.stderr[-2000:]
     assert int(result.stdout.split("grew_kb")[1]) < 1_000_000  # under 1 GB
+
+
+# ---- 6 and 7. one-line errors, names -------------------------------------------------------------------
+
+
+def test_an_end_far_past_the_recording_means_to_the_end(tiny_models, voice_wav):
+    from hubert_quant import clone_voice
+    from hubert_quant.audio import load_audio
+
+    samples, rate = load_audio(voice_wav, end=1e308)
+    assert len(samples) == int(3.5 * rate)
+    assert clone_voice(voice_wav, end=1e308, **tiny_models).duration > 3
+
+
+def test_a_stereo_array_in_either_layout_is_its_full_length(tiny_models):
+    from hubert_quant import clone_voice
+
+    mono = speech_like(3.0, 16_000)
+    for stereo in (np.stack([mono, mono]), np.stack([mono, mono], axis=1)):
+        assert clone_voice(stereo, sample_rate=16_000, **tiny_models).duration > 2.5
+
+
+def test_names_lose_invisible_characters_and_fit_the_file_system_in_bytes(tmp_path):
+    assert library.safe_name("ali\u202ece\u200b") == "alice"  # a bidi override and a zero-width space
+    long_cjk = library.safe_name("声" * 90)  # 270 bytes of UTF-8
+    assert len(long_cjk.encode()) <= 200 and long_cjk == "声" * 66
+    path = library.save(tmp_path, "声" * 90, prompt())
+    assert path.is_file() and library.preview_path(tmp_path, "声" * 90).name.encode().__len__() < 255
