@@ -128,6 +128,11 @@ def add_quantizer(
     clash = next((e for e in entries() if e.name.casefold() == name.casefold()), None)
     if clash is not None:
         raise CatalogueError(f"{name!r} is already in the catalogue ({clash.source}); pick another name")
+    # Names are matched before languages, so an entry called "GER" would take over `--quantizer ger`.
+    if any(name.casefold() in (e.language.casefold(), e.language_name.casefold()) for e in entries("quantizer")
+           if e.language):
+        raise CatalogueError(f"{name!r} is the name of a language, which picks the official quantizer for it; "
+                             "pick another name (for example 'My German')")
     row: dict = {"name": name, "language": language.upper(), "author": "", "official": False}
     if version is not None:
         row["quant_version"] = version

@@ -232,3 +232,15 @@ def test_names_lose_invisible_characters_and_fit_the_file_system_in_bytes(tmp_pa
     assert len(long_cjk.encode()) <= 200 and long_cjk == "声" * 66
     path = library.save(tmp_path, "声" * 90, prompt())
     assert path.is_file() and library.preview_path(tmp_path, "声" * 90).name.encode().__len__() < 255
+
+
+def test_a_user_entry_cannot_take_over_a_language(tmp_path):
+    from hubert_quant import catalogue
+    from hubert_quant.errors import CatalogueError
+
+    (tmp_path / "mine.pth").write_bytes(b"x")
+    german = catalogue.find("ger")
+    for name in ("GER", "eng"):
+        with pytest.raises(CatalogueError, match="name of a language"):
+            catalogue.add_quantizer(name, path=tmp_path / "mine.pth", language="GER")
+    assert catalogue.find("ger") == german
