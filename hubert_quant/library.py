@@ -133,7 +133,6 @@ def delete(folder: str | os.PathLike, name: str) -> list[Path]:
     return removed
 
 
-
 def _problem(error: BaseException, path: Path) -> str:
     """What is wrong with a speaker file, naming it without the server's folders."""
     if isinstance(error, SpeakerFileError):

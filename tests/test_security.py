@@ -148,7 +148,6 @@ def test_the_clone_status_names_no_server_folder(settings, tiny_models, voice_wa
     assert json.dumps(status)  # a plain string
 
 
-
 # ---- 5. remote users change what is not theirs -----------------------------------------------------------
 
 
