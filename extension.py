@@ -78,19 +78,9 @@ def on_settings():
 
 
 def guarded(what: str, build) -> None:
-    """Run ``build()`` inside a tab; if it fails, say so in that tab and let the host start.
+    from hubert_quant.host import guarded as host_guarded
 
-    An exception escaping a host callback stops the whole of audio-webui, not only our tabs.
-    """
-    import gradio as gr
-
-    try:
-        build()
-    except Exception as e:  # noqa: BLE001 - whatever broke, the host must keep running
-        traceback.print_exc()
-        print(f"hubert-quant: could not build the {what} tab: {e}", file=sys.stderr)
-        gr.Markdown(f"**hubert-quant could not build this tab:** {type(e).__name__}: {e}\n\n"
-                    "The rest of audio-webui works; the terminal shows the details.")
+    host_guarded(what, build, host="audio-webui")
 
 
 def on_tabs():

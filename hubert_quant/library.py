@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OutputExistsError, SpeakerFileError
-from .speaker import SpeakerPrompt, load_speaker, save_speaker
+from .speaker import SpeakerPrompt, Style, load_speaker, save_speaker
 
 MAX_NAME = 100
 MAX_NAME_BYTES = 200  # + ".preview.wav" stays under the usual 255-byte file-name limit
@@ -83,17 +83,19 @@ def list_speakers(folder: str | os.PathLike) -> list[SpeakerInfo]:
     return found
 
 
-def save(folder: str | os.PathLike, name: str, prompt: SpeakerPrompt, *, overwrite: bool = False) -> Path:
-    """Save ``prompt`` as speaker ``name`` (atomic; refuses to replace unless ``overwrite``)."""
+def save(folder: str | os.PathLike, name: str, prompt: SpeakerPrompt, *, overwrite: bool = False,
+         style: Style = "bark") -> Path:
+    """Save ``prompt`` as speaker ``name`` (atomic; refuses to replace unless ``overwrite``);
+    ``style`` as in :func:`hubert_quant.speaker.save_speaker`."""
     Path(folder).mkdir(parents=True, exist_ok=True)
-    return save_speaker(prompt, speaker_path(folder, name), overwrite=overwrite)
+    return save_speaker(prompt, speaker_path(folder, name), overwrite=overwrite, style=style)
 
 
 def import_file(folder: str | os.PathLike, upload: str | os.PathLike, name: str | None = None,
-                *, overwrite: bool = False) -> Path:
+                *, overwrite: bool = False, style: Style = "bark") -> Path:
     """Validate an uploaded ``.npz`` and store a clean copy (only the prompt arrays) as ``name``."""
     prompt = load_speaker(upload)
-    return save(folder, name or Path(upload).stem, prompt, overwrite=overwrite)
+    return save(folder, name or Path(upload).stem, prompt, overwrite=overwrite, style=style)
 
 
 def existing(folder: str | os.PathLike, name: str) -> Path:

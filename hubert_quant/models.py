@@ -2,7 +2,7 @@
 
 Every ``load_*`` function accepts a local path or a name (a catalogue name such as "Large
 English", a language such as "German", a Hub id for HuBERT). Files are found, in order:
-a path you gave; a host's copy (audio-webui's ``data/models/hubert/<host file>``); the
+a path you gave; a host's copy (``data/models/hubert/`` in audio-webui or TTS-WebUI); the
 Hugging Face cache (checked against its hash); and otherwise downloaded, with progress, unless
 ``HF_HUB_OFFLINE`` is set, in which case the error says what is missing, how big it is and
 how to fetch it. Loaded models are kept for the life of the process.
@@ -93,10 +93,11 @@ def locate(entry: ModelEntry) -> Path | None:
         return _existing(torch_checkpoints_dir() / entry.files[0])
     if entry.kind == "bark":
         return _existing(bark_dir() / entry.files[0])
-    if entry.kind == "quantizer" and entry.host_file:
+    if entry.kind == "quantizer":
         for folder in host_dirs():
-            if (folder / entry.host_file).is_file():
-                return folder / entry.host_file
+            for name in host_names(entry):
+                if (folder / name).is_file():
+                    return folder / name
     found = [_cached_choice(entry.repo, name) for name in entry.files]
     if not all(found):
         return None
@@ -123,6 +124,13 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
         return hub.fetch_hub_file_to(entry.repo, entry.files[0], bark_dir() / entry.files[0], progress=progress)
     paths = [_fetch_choice(entry.repo, name, progress) for name in entry.files]
     return paths[0] if entry.kind == "quantizer" else paths[0].parent
+
+
+def host_names(entry: ModelEntry) -> list[str]:
+    """Names a host may keep a quantizer under: audio-webui's (``tokenizer_large.pth``) and the
+    Hub file's own (what TTS-WebUI's old clone extension saved in ``data/models/hubert``)."""
+    names = [entry.host_file] if entry.host_file else []
+    return names + [name for part in entry.files for name in part.split("|")]
 
 
 def _existing(path: Path) -> Path | None:

@@ -10,16 +10,21 @@ Bark's coarse stage asserts ``round(C / S, 1) == 1.5``; :func:`make_prompt` guar
 trimming the longer stream at the START, because Bark continues from the end of a prompt.
 Provenance metadata is stored as UTF-8 JSON in a ``uint8`` array: readers such as
 transformers' BarkProcessor turn every array into a tensor, which fails on string arrays.
+TTS-WebUI's own voices are different (``style="tts-webui"``): int16 arrays and a
+``metadata`` JSON string, which its Voices tab shows; both are read back.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -37,6 +42,8 @@ COARSE_TO_SEMANTIC = round(COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOK
 
 KEYS = ("semantic_prompt", "coarse_prompt", "fine_prompt")
 METADATA_KEY = "hubert_quant_metadata"
+HOST_METADATA_KEY = "metadata"  # TTS-WebUI's: a JSON string
+Style = Literal["bark", "tts-webui"]
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a 10-minute prompt is ~4 MB; far larger is not a prompt
 MAX_METADATA_BYTES = 64 * 1024  # provenance is a few hundred bytes
 
@@ -135,20 +142,34 @@ def _check_range(source: str, key: str, array: np.ndarray, size: int) -> None:
         raise SpeakerFileError(f"{source}: {key} values must be in 0..{size - 1}, found {low}..{high}.")
 
 
-def save_speaker(prompt: SpeakerPrompt, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+def save_speaker(prompt: SpeakerPrompt, path: str | os.PathLike, *, overwrite: bool = False,
+                 style: Style = "bark") -> Path:
     """Write ``prompt`` to ``path`` (``.npz`` added if missing), atomically.
 
-    Refuses to replace an existing file unless ``overwrite`` is true.
+    Refuses to replace an existing file unless ``overwrite`` is true. ``style="tts-webui"``
+    writes what TTS-WebUI's Bark extension saves itself: int16 arrays (every token fits) and
+    its ``metadata`` JSON string, with its ``_type``/``hash``/``date`` fields and ours.
     """
     path = Path(path)
     if path.suffix.lower() != ".npz":
         path = path.with_name(path.name + ".npz")
     validate(prompt.arrays(), source=str(path))
     arrays = prompt.arrays()
-    if prompt.metadata:
+    if style == "tts-webui":
+        arrays = {key: array.astype(np.int16) for key, array in arrays.items()}
+        host = {"_version": "0.0.1", "_hash_version": "0.0.2", "_type": "bark", "hash": tts_webui_hash(arrays),
+                "date": time.strftime("%Y-%m-%d_%H-%M-%S")}
+        arrays[HOST_METADATA_KEY] = np.array(json.dumps({**host, **dict(prompt.metadata)}, default=str))
+    elif prompt.metadata:
         meta = json.dumps(dict(prompt.metadata), sort_keys=True, default=str).encode("utf-8")
         arrays[METADATA_KEY] = np.frombuffer(meta, dtype=np.uint8)
     return atomic_write(path, lambda f: np.savez(f, **arrays), overwrite=overwrite)
+
+
+def tts_webui_hash(arrays: Mapping[str, np.ndarray]) -> str:
+    """The voice hash TTS-WebUI shows and dedupes by: MD5 of the three arrays as a JSON object."""
+    text = json.dumps({key: np.asarray(arrays[key]).tolist() for key in KEYS})
+    return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
 def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
@@ -165,6 +186,11 @@ def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
         with np.load(path, allow_pickle=False) as npz:
             _check_unpacked_sizes(path, npz)
             arrays = {key: npz[key] for key in npz.files if key in (*KEYS, METADATA_KEY)}
+            if HOST_METADATA_KEY in npz.files and METADATA_KEY not in arrays:
+                try:
+                    arrays[HOST_METADATA_KEY] = npz[HOST_METADATA_KEY]
+                except ValueError:  # pickled: someone else's; the prompt itself may still be fine
+                    pass
     except SpeakerFileError:
         raise
     except MemoryError as e:
@@ -174,16 +200,26 @@ def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
     except (OSError, zipfile.BadZipFile, EOFError) as e:
         raise SpeakerFileError(f"{path}: not a readable .npz file ({e}).") from e
     validate(arrays, source=str(path))
-    metadata: dict[str, object] = {}
+    metadata = _metadata(arrays)
+    return SpeakerPrompt(arrays["semantic_prompt"].astype(np.int64), arrays["fine_prompt"].astype(np.int64), metadata)
+
+
+def _metadata(arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
+    """Our provenance (UTF-8 bytes) or TTS-WebUI's (a JSON string); {} for anything else.
+
+    Provenance is informative only: a damaged, huge or oddly shaped one must not block use.
+    """
     if METADATA_KEY in arrays:
         raw = arrays[METADATA_KEY].astype(np.uint8).tobytes()
-        try:
-            metadata = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_METADATA_BYTES else {}
-        except (ValueError, UnicodeDecodeError, RecursionError):
-            metadata = {}  # provenance is informative only; a damaged one must not block use
-        if not isinstance(metadata, dict):
-            metadata = {}
-    return SpeakerPrompt(arrays["semantic_prompt"].astype(np.int64), arrays["fine_prompt"].astype(np.int64), metadata)
+    elif HOST_METADATA_KEY in arrays and arrays[HOST_METADATA_KEY].dtype.kind == "U":
+        raw = "".join(np.atleast_1d(arrays[HOST_METADATA_KEY]).tolist()).encode("utf-8")
+    else:
+        return {}
+    try:
+        metadata = json.loads(raw.decode("utf-8")) if len(raw) <= MAX_METADATA_BYTES else {}
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}
+    return metadata if isinstance(metadata, dict) else {}
 
 
 def _check_unpacked_sizes(path: Path, npz) -> None:

@@ -46,6 +46,7 @@ class Settings:
     # Downloading, removing and adding models changes the machine, not just the app's folders:
     # off when the app is reachable from other machines, unless the owner allows it.
     manage_models: bool = True
+    speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
@@ -124,7 +125,7 @@ def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, pr
         quantizer=settings.quantizer or quantizer, hubert=settings.hubert, codec=settings.codec,
         progress=_downloads(progress),
     )
-    path = library.save(settings.speakers_dir, name, prompt)
+    path = library.save(settings.speakers_dir, name, prompt, style=settings.speaker_style)
     return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to the speaker library (`{path.parent.name}`)."
 
 
@@ -301,7 +302,7 @@ def speakers_tab(settings: Settings) -> None:
         if not path:
             return refreshed()
         settings.check_upload(path)
-        saved = library.import_file(settings.speakers_dir, path)
+        saved = library.import_file(settings.speakers_dir, path, style=settings.speaker_style)
         return refreshed(f"Imported {saved.stem!r}.")
 
     outputs = [table, chosen, message]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -97,3 +100,24 @@ def events(app) -> list[tuple]:
     return [(f.fn, dep.get("api_name"), [event for _, event in dep["targets"]])
             for f, dep in zip(app.fns, app.dependencies, strict=True)]
 
+
+def snapshot_of_checkout(dest: Path) -> Path:
+    """This working tree (tracked and untracked, not ignored) as a git repository to clone from."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        if (ROOT / name).is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, dest / name)
+    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
+              "GIT_COMMITTER_EMAIL": "t@localhost"}
+    for command in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
+        subprocess.run(["git", *command], cwd=dest, check=True, env={**os.environ, **author})
+    return dest
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

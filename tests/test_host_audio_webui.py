@@ -22,14 +22,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import ROOT, fake_hub_cache, speech_like
+from conftest import ROOT, fake_hub_cache, free_port, snapshot_of_checkout, speech_like
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -42,21 +41,6 @@ DOCS = ROOT / "docs"
 OUR_TABS = {"Voice cloning", "Clone", "Speakers", "Voice masking", "Voice cloning models", "hubert-quant"}
 
 
-def snapshot_of_checkout(dest: Path) -> Path:
-    """This working tree (tracked and untracked, not ignored) as a git repository to clone from."""
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
-                           capture_output=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        if (ROOT / name).is_file():
-            (dest / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / name, dest / name)
-    author = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@localhost", "GIT_COMMITTER_NAME": "t",
-              "GIT_COMMITTER_EMAIL": "t@localhost"}
-    for command in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "snapshot"]):
-        subprocess.run(["git", *command], cwd=dest, check=True, env={**os.environ, **author})
-    return dest
-
-
 def host_run(root: Path, env: dict, *args: str, timeout: int = 600) -> dict:
     result = subprocess.run([str(HOST_PYTHON), str(HERE / "audio_webui_driver.py"), *args], cwd=root, env=env,
                             capture_output=True, text=True, timeout=timeout)
@@ -67,12 +51,6 @@ def host_run(root: Path, env: dict, *args: str, timeout: int = 600) -> dict:
 def freeze(env: dict) -> str:
     return subprocess.run([str(HOST_PYTHON), "-m", "pip", "freeze"], env=env, check=True, capture_output=True,
                           text=True).stdout
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -112,6 +112,18 @@ def test_host_folder_copy_is_used_before_any_cache(tmp_path, monkeypatch):
         models._host_dirs.clear()
 
 
+def test_a_quantizer_kept_under_its_hub_file_name_in_a_host_folder_is_used(tmp_path, monkeypatch):
+    """TTS-WebUI's old clone extension saved downloads as data/models/hubert/<Hub file name>."""
+    host = tmp_path / "data" / "models" / "hubert"
+    host.mkdir(parents=True)
+    (host / "german-HuBERT-quantizer_14_epoch.pth").write_bytes(b"the old extension's download")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "empty"))
+    monkeypatch.setenv("HUBERT_QUANT_HOST_MODELS", str(host))
+    assert models.resolve_quantizer("German") == host / "german-HuBERT-quantizer_14_epoch.pth"
+    assert models.remove("German") == []  # the host's file is left alone
+    assert (host / "german-HuBERT-quantizer_14_epoch.pth").is_file()
+
+
 def test_package_inside_an_audio_webui_extension_finds_the_hosts_folder(tmp_path):
     webui = tmp_path / "audio-webui"
     shutil.copytree(ROOT / "hubert_quant", webui / "extensions" / "hubert-quant" / "hubert_quant")

@@ -71,6 +71,35 @@ def test_save_load_roundtrip_with_metadata(tmp_path):
     assert loaded.metadata == {"quantizer": "Large English", "start": 1.5}
 
 
+def test_tts_webui_style_is_the_hosts_convention_and_reads_back(tmp_path):
+    import hashlib
+    import json
+
+    prompt = make_prompt(tokens(100), codes(150), {"quantizer": "German"})
+    path = save_speaker(prompt, tmp_path / "voice", style="tts-webui")
+    with np.load(path, allow_pickle=False) as npz:
+        assert {k: npz[k].dtype for k in ("semantic_prompt", "coarse_prompt", "fine_prompt")} == dict.fromkeys(
+            ("semantic_prompt", "coarse_prompt", "fine_prompt"), np.dtype(np.int16))
+        assert npz["metadata"].dtype.kind == "U" and npz["metadata"].shape == ()  # a JSON string, no pickle
+        host = json.loads(str(npz["metadata"]))
+        arrays = {k: npz[k].tolist() for k in ("semantic_prompt", "coarse_prompt", "fine_prompt")}
+    assert host["_type"] == "bark" and host["quantizer"] == "German" and host["date"]
+    assert host["hash"] == hashlib.md5(json.dumps(arrays).encode()).hexdigest()
+    loaded = load_speaker(path)
+    np.testing.assert_array_equal(loaded.semantic, prompt.semantic)
+    np.testing.assert_array_equal(loaded.fine, prompt.fine)
+    assert loaded.metadata["quantizer"] == "German"
+
+
+def test_someone_elses_pickled_metadata_is_skipped_not_the_voice(tmp_path):
+    prompt = make_prompt(tokens(100), codes(150))
+    path = tmp_path / "old.npz"
+    np.savez(path, **prompt.arrays(), metadata=np.array([{"a": 1}], dtype=object))
+    loaded = load_speaker(path)
+    assert loaded.metadata == {}
+    np.testing.assert_array_equal(loaded.fine, prompt.fine)
+
+
 def test_save_never_overwrites_without_asking(tmp_path):
     target = tmp_path / "mine.npz"
     target.write_bytes(b"precious")

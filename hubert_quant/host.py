@@ -1,0 +1,25 @@
+"""What every host adapter shares (audio-webui's ``extension.py``, TTS-WebUI's
+``tts_webui_extension.hubert_quant.main``): building a tab without taking the host down."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+
+
+def guarded(what: str, build: Callable[[], None], host: str = "the host") -> None:
+    """Run ``build()`` inside a tab; if it fails, say so in that tab and let the host start.
+
+    An exception escaping an extension's builder stops the whole of audio-webui, and turns
+    all of a TTS-WebUI extension into one error tab: one broken tab must cost only itself.
+    """
+    import gradio as gr
+
+    try:
+        build()
+    except Exception as e:  # noqa: BLE001 - whatever broke, the host must keep running
+        traceback.print_exc()
+        print(f"hubert-quant: could not build the {what} tab: {e}", file=sys.stderr)
+        gr.Markdown(f"**hubert-quant could not build this tab:** {type(e).__name__}: {e}\n\n"
+                    f"The rest of {host} works; the terminal shows the details.")

