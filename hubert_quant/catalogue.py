@@ -81,9 +81,18 @@ def user_catalogue_path() -> Path:
 
 
 def entries(kind: str | None = None) -> list[ModelEntry]:
-    """Every known model (shipped first, then the user's), optionally of one ``kind``."""
-    found = _shipped() + _user_entries()
+    """Every known model (shipped first, then the user's), optionally of one ``kind``.
+
+    A broken user entry (or a broken user catalogue) is left out, never fatal: every other
+    model keeps working. :func:`user_problems` says what was left out and why.
+    """
+    found = _shipped() + _user_entries()[0]
     return [e for e in found if kind is None or e.kind == kind]
+
+
+def user_problems() -> list[str]:
+    """What is wrong in the user catalogue: one line per entry (or file) that is left out."""
+    return _user_entries()[1]
 
 
 def find(name: str, kind: str | None = None) -> ModelEntry:
@@ -155,14 +164,20 @@ def add_quantizer(
     return _from_upstream(row, user=True)
 
 
-def forget(name: str) -> ModelEntry:
-    """Remove a user entry from the user catalogue (shipped entries cannot be removed)."""
+def forget(name: str) -> ModelEntry | None:
+    """Remove a user entry from the user catalogue (shipped entries cannot be removed).
+
+    Works on an entry left out as broken too (returns None for it): that is how it is fixed.
+    """
+    wanted = name.strip().casefold()
+    rows = _read_user_rows()
+    kept = [r for r in rows if not (isinstance(r, dict) and str(r.get("name", "")).strip().casefold() == wanted)]
+    if len(kept) < len(rows):
+        entry = next((e for e in _user_entries()[0] if e.name.casefold() == wanted), None)
+        _write_user_rows(kept)
+        return entry
     entry = find(name)
-    if not entry.user:
-        raise CatalogueError(f"{entry.name!r} ships with hubert-quant and cannot be removed from the catalogue")
-    rows = [r for r in _read_user_rows() if str(r.get("name", "")).casefold() != entry.name.casefold()]
-    _write_user_rows(rows)
-    return entry
+    raise CatalogueError(f"{entry.name!r} ships with hubert-quant and cannot be removed from the catalogue")
 
 
 _REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -197,18 +212,39 @@ def _from_upstream(row: dict, *, user: bool = False) -> ModelEntry:
     )
 
 
-def _user_entries() -> list[ModelEntry]:
+def _user_entries() -> tuple[list[ModelEntry], list[str]]:
+    """(usable user entries, problems); each bad row costs only itself."""
     path = user_catalogue_path()
-    result = []
-    for i, row in enumerate(_read_user_rows()):
-        has_source = isinstance(row, dict) and (row.get("path") or (row.get("repo") and row.get("file")))
-        complete = has_source and row.get("name")
-        if not complete:
-            raise CatalogueError(
-                f"{path}: entry {i + 1} needs a 'name' and either 'repo' + 'file' or 'path'; fix or delete it"
-            )
+    try:
+        rows = _read_user_rows()
+    except CatalogueError as e:
+        return [], [str(e)]
+    result, problems = [], []
+    for i, row in enumerate(rows):
+        problem = _row_problem(row)
+        if problem:
+            problems.append(f"{path}: entry {i + 1} is left out: {problem}; fix it or `hubert-quant models remove "
+                            "NAME --forget`")
+            continue
         result.append(_from_upstream(row, user=True))
-    return result
+    return result, problems
+
+
+def _row_problem(row) -> str:
+    """Why a user-catalogue row cannot be used ("" if it can)."""
+    if not isinstance(row, dict) or not str(row.get("name") or "").strip():
+        return "it needs a 'name'"
+    if not (row.get("path") or (row.get("repo") and row.get("file"))):
+        return "it needs either 'repo' + 'file' or 'path'"
+    if row.get("repo") and not _REPO_ID.fullmatch(str(row["repo"])):
+        return f"'repo' must look like 'owner/name', not {str(row['repo'])[:80]!r}"
+    file = str(row.get("file") or "")
+    if file and (file.startswith(("/", "\\")) or ".." in Path(file.replace("\\", "/")).parts):
+        return f"'file' must be a path inside the repo, not {file[:80]!r}"
+    version = row.get("quant_version")
+    if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+        return "'quant_version' must be a whole number"
+    return ""
 
 
 def _read_user_rows() -> list:

@@ -64,15 +64,24 @@ def add_models_parser(commands) -> None:
         action.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
+def printable(text: str) -> str:
+    """``text`` with control and other invisible characters shown as '?': a name from a file
+    must not move the terminal's cursor or recolour what follows."""
+    return "".join(c if c.isprintable() else "?" for c in str(text))
+
+
 def run_models_list(args: argparse.Namespace) -> int:
+    from .catalogue import user_problems
     from .models import list_models
 
     rows = [("NAME", "KIND", "LANGUAGE", "VER", "HERE", "SIZE", "PATH OR SOURCE")]
     for item in list_models(args.kind):
         e = item.entry
         size = _size(item.size) if item.size else "?"
-        rows.append((e.name, e.kind, e.language_name, "" if e.version is None else str(e.version),
-                     "yes" if item.path else "no", size if item.path else f"~{size}", str(item.path or e.source)))
+        rows.append(tuple(map(printable, (e.name, e.kind, e.language_name, "" if e.version is None else str(e.version),
+                     "yes" if item.path else "no", size if item.path else f"~{size}", str(item.path or e.source)))))
+    for problem in user_problems():
+        print(f"warning: {printable(problem)}", file=sys.stderr)
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
     for row in rows:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[-1])
@@ -120,15 +129,22 @@ def run_models_verify(args: argparse.Namespace) -> int:
 
 def run_models_remove(args: argparse.Namespace) -> int:
     from .catalogue import forget
+    from .errors import ModelNotFoundError
     from .models import remove
 
-    removed = remove(args.name)
+    try:
+        removed = remove(args.name)
+    except ModelNotFoundError:
+        if not args.forget:  # a broken user entry is not found, but can still be forgotten
+            raise
+        removed = []
     for path in removed:
         print(f"deleted {path}")
     if not removed:
         print(f"nothing downloaded for {args.name!r} (host copies and your own files are never deleted)")
     if args.forget:
-        print(f"removed {forget(args.name).name!r} from the user catalogue")
+        forget(args.name)
+        print(f"removed {printable(args.name)!r} from the user catalogue")
     return 0
 
 

@@ -27,6 +27,10 @@ import numpy as np
 from .files import atomic_write, atomic_write_bytes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+# A training pair is a few seconds of speech; far larger members are not pairs (or are zip bombs).
+MAX_MEMBER_BYTES = {"semantic": 4 * 2**20, "wav": 64 * 2**20}
+MAX_PAIR_SECONDS = 120
+_ID = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}")
 
 
 def split_of(pair_id: str, val_percent: float = 10.0) -> str:
@@ -35,10 +39,24 @@ def split_of(pair_id: str, val_percent: float = 10.0) -> str:
 
 
 def read_manifest(folder: str | os.PathLike) -> list[dict]:
+    """The manifest's rows; a row that is not a pair of this dataset stops with its line number."""
     path = Path(folder) / "manifest.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no manifest.jsonl; build the dataset with `hubert-quant dataset import`")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except (ValueError, RecursionError) as e:
+            raise ValueError(f"{path}: line {number} is not JSON ({e}); fix or delete that line") from e
+        # The id names files inside the dataset: a plain name, never a path.
+        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not _ID.fullmatch(row["id"]):
+            raise ValueError(f"{path}: line {number} needs an \"id\" that is a plain file name "
+                             "(no folders, not starting with '.'); fix or delete that line")
+        rows.append(row)
+    return rows
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> Path:
@@ -58,14 +76,26 @@ def _members(source: Path, kind: str) -> dict[str, tuple[Path, str | None]]:
     if folder.is_dir():
         for path in folder.iterdir():
             if path.suffix.lower() in ((".npy",) if kind == "semantic" else AUDIO_SUFFIXES):
+                _check_size(path, None, path.stat().st_size, kind)
                 found[_key(path.name)] = (path, None)
     if archive.is_file():
         with zipfile.ZipFile(archive) as z:
-            for name in z.namelist():
+            for info in z.infolist():
+                name = info.filename
                 if not name.endswith("/") and Path(name).suffix.lower() in (
                         (".npy",) if kind == "semantic" else AUDIO_SUFFIXES):
+                    _check_size(archive, name, info.file_size, kind)
                     found[_key(Path(name).name)] = (archive, name)
     return found
+
+
+def _check_size(container: Path, member: str | None, size: int, kind: str) -> None:
+    """Refuse, before reading it, a file far larger than a training pair's ``kind`` side."""
+    if size > MAX_MEMBER_BYTES[kind]:
+        where = f"{container}: {member}" if member else str(container)
+        raise ValueError(f"{where} is {size / 2**20:.0f} MiB unpacked, far more than a training pair's {kind} "
+                         f"(at most {MAX_MEMBER_BYTES[kind] // 2**20} MiB); it was not read. Remove it, or split "
+                         "long recordings into pairs of a few seconds.")
 
 
 def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_percent: float = 10.0) -> dict:
@@ -86,12 +116,18 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
         if key in rows:
             skipped += 1
             continue
-        tokens = np.load(_read(archives, *semantic[key]), allow_pickle=False)
+        tokens = _load_tokens(_read(archives, *semantic[key]), f"{source}: {key}")
         if tokens.ndim != 1 or tokens.size == 0 or tokens.min() < 0 or tokens.max() >= 10_000:
             raise ValueError(f"{source}: semantic tokens for {key!r} must be a non-empty 1-D array of 0..9999")
         wav_out = dest / "wav" / f"{key}.wav"
         wav_out.parent.mkdir(parents=True, exist_ok=True)
-        samples, rate = sf.read(_read(archives, *wavs[key]), dtype="float32", always_2d=True)
+        audio = _read(archives, *wavs[key])
+        info = sf.info(audio)
+        if info.duration > MAX_PAIR_SECONDS:  # compressed audio can decode to far more than its bytes
+            raise ValueError(f"{source}: the audio for {key!r} is {info.duration:.0f} s long; a training pair is a "
+                             f"few seconds (at most {MAX_PAIR_SECONDS} s). Split it, or leave it out.")
+        audio.seek(0)
+        samples, rate = sf.read(audio, dtype="float32", always_2d=True)
         atomic_write(wav_out, lambda f, s=samples, r=rate: sf.write(f, s.mean(axis=1), r, format="WAV"), overwrite=True)
         (dest / "semantic").mkdir(parents=True, exist_ok=True)
         atomic_write(dest / "semantic" / f"{key}.npy", lambda f, t=tokens: np.save(f, t.astype(np.int64)),
@@ -104,6 +140,21 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
     write_manifest(dest, list(rows.values()))
     return {"imported": imported, "skipped": skipped, "unmatched_semantic": sorted(set(semantic) - set(wavs)),
             "unmatched_wav": sorted(set(wavs) - set(semantic))}
+
+
+def _load_tokens(data, where: str) -> np.ndarray:
+    """An .npy of tokens, refusing a header that claims more data than the file holds."""
+    size = len(data.getbuffer())
+    try:
+        version = np.lib.format.read_magic(data)
+        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)(data)
+    except ValueError as e:
+        raise ValueError(f"{where}: the semantic tokens are not a plain .npy array ({e})") from e
+    if int(np.prod(shape, dtype=object)) * dtype.itemsize > size - data.tell():
+        raise ValueError(f"{where}: the .npy header claims more data than the file holds; it is damaged or hostile")
+    data.seek(0)
+    return np.load(data, allow_pickle=False)
 
 
 def _read(archives: dict, container: Path, member: str | None):

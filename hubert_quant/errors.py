@@ -51,19 +51,22 @@ class OutOfMemory(HubertQuantError, MemoryError):
     """The device ran out of memory; the message says what to try instead."""
 
 
+_OOM_WORDS = ("out of memory", "can't allocate memory", "defaultcpuallocator")  # GPU, then the CPU's wording
+
+
 @contextlib.contextmanager
 def explain_out_of_memory(what: str, device: str):
     """Turn torch's out-of-memory errors into an :class:`OutOfMemory` that says what to do."""
     try:
         yield
-    except MemoryError as e:  # torch.OutOfMemoryError (GPU) and the CPU's MemoryError both land here
-        raise OutOfMemory(f"{device} ran out of memory while {what}; try --device cpu, a shorter part "
-                          "(--start/--end), or close other programs using the GPU") from e
-    except RuntimeError as e:
-        if "out of memory" not in str(e).lower():
+    except (MemoryError, RuntimeError) as e:  # torch.OutOfMemoryError (GPU) is a RuntimeError
+        if not isinstance(e, MemoryError) and not any(w in str(e).lower() for w in _OOM_WORDS):
             raise
-        raise OutOfMemory(f"{device} ran out of memory while {what}; try --device cpu or a shorter part "
-                          "(--start/--end)") from e
+        if str(device).startswith("cpu"):
+            advice = "clone a shorter part (--start/--end; 5 to 15 s is what Bark uses), or close other programs"
+        else:
+            advice = "try --device cpu, a shorter part (--start/--end), or close other programs using the GPU"
+        raise OutOfMemory(f"{device} ran out of memory while {what}; {advice}") from e
 
 
 def one_line(e: BaseException) -> str:

@@ -88,4 +88,5 @@ def queued(app: gr.Blocks, concurrency: int) -> gr.Blocks:
 
 def launch_options(max_upload_mb: int) -> dict:
     """Keyword arguments for ``launch`` that only newer Gradio takes (3.x: the tabs check sizes themselves)."""
-    return {} if LEGACY else {"max_file_size": f"{max_upload_mb}mb"}
+    # In bytes: Gradio's "mb" is 2**20, and the tabs and messages count MB as 10**6.
+    return {} if LEGACY else {"max_file_size": int(max_upload_mb * 1_000_000)}

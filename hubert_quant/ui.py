@@ -325,6 +325,10 @@ def model_rows(paths: bool = True) -> list[list]:
 
 def models_tab(settings: Settings) -> None:
     table = compat.table(model_rows(paths=settings.manage_models), MODEL_COLUMNS, "Models")
+    problems = catalogue.user_problems()
+    if problems:  # named by entry, not by the server's folders
+        gr.Markdown("**Left out of the catalogue:** " + "; ".join(
+            p.split(": ", 1)[-1] for p in problems))
     if not settings.manage_models:
         gr.Markdown("The app is reachable from other machines, so models can be listed here but not downloaded, "
                     "removed or added. On the server, use `hubert-quant models`, or start the app with "

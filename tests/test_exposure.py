@@ -102,6 +102,11 @@ def test_uploads_over_the_limit_are_refused(app, tmp_path):
     with open(big, "rb") as f:
         answer = httpx.post(f"{url}gradio_api/upload", files={"files": ("big.wav", f, "audio/wav")}, timeout=60)
     assert answer.status_code in (400, 413)
+    between = tmp_path / "between.bin"
+    between.write_bytes(b"\0" * 1_020_000)  # over 1 MB, under 1 MiB: the limit is in MB everywhere
+    with open(between, "rb") as f:
+        answer = httpx.post(f"{url}gradio_api/upload", files={"files": ("between.wav", f, "audio/wav")}, timeout=60)
+    assert answer.status_code in (400, 413)
 
 
 def test_files_outside_the_apps_folders_are_not_served(app):

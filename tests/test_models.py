@@ -83,16 +83,20 @@ def test_a_name_already_taken_is_refused_and_shipped_entries_stay():
         catalogue.forget("German")
 
 
-def test_broken_user_catalogue_is_named(tmp_path):
+def test_broken_user_catalogue_is_named_and_costs_only_itself(tmp_path):
     path = catalogue.user_catalogue_path()
     path.parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "mine.pth").write_bytes(b"x")
     try:
         path.write_text("[{'name': oops")
-        with pytest.raises(CatalogueError, match=f"{path}: not valid JSON"):
-            catalogue.find("German")
+        assert catalogue.find("German").name == "German"
+        assert catalogue.user_problems()[0].startswith(f"{path}: not valid JSON")
+        with pytest.raises(CatalogueError, match="not valid JSON"):  # never written over
+            catalogue.add_quantizer("Mine", path=tmp_path / "mine.pth")
+        assert path.read_text() == "[{'name': oops"
         path.write_text('[{"name": "half"}]')
-        with pytest.raises(CatalogueError, match="entry 1 needs a 'name' and either 'repo' \\+ 'file' or 'path'"):
-            catalogue.entries()
+        assert catalogue.find("German").name == "German"
+        assert "entry 1 is left out: it needs either 'repo' + 'file' or 'path'" in catalogue.user_problems()[0]
     finally:
         path.unlink()
 

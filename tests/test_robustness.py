@@ -203,14 +203,42 @@ def test_killed_mid_write_leaves_no_visible_speaker(tmp_path):
     assert library.list_speakers(tmp_path) == []  # a hidden .part file may remain; it is never listed
 
 
-def test_out_of_memory_is_explained(monkeypatch, tiny_models):
+@pytest.mark.parametrize(("device", "message", "advice"), [
+    ("cuda", "CUDA out of memory. Tried to allocate 20.00 GiB", "--device cpu"),
+    ("cpu", "[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: can't allocate memory: you tried to "
+            "allocate 25769803776 bytes. Error code 12 (Cannot allocate memory)", "shorter part"),
+])
+def test_out_of_memory_is_explained(device, message, advice):
+    from hubert_quant.errors import explain_out_of_memory
+
+    with pytest.raises(OutOfMemory, match=f"{device} ran out of memory while cloning input audio.*{advice}"):
+        with explain_out_of_memory("cloning input audio", device):
+            raise RuntimeError(message)
+    with pytest.raises(RuntimeError, match="something else"), explain_out_of_memory("x", "cpu"):
+        raise RuntimeError("something else")
+
+
+def test_a_valid_quantizer_that_does_not_fit_in_memory_is_not_called_unreadable(monkeypatch, tiny):
+    import torch
+
+    from hubert_quant.quantizer import Quantizer
+
+    def no_memory(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(torch, "load", no_memory)
+    with pytest.raises(OutOfMemory, match="ran out of memory while loading the quantizer quantizer-v1.pth"):
+        Quantizer.load(tiny / "quantizer-v1.pth")
+
+
+def test_out_of_memory_in_the_pipeline_is_explained(monkeypatch, tiny_models):
     from hubert_quant.hubert import HubertEncoder
 
     def oom(self, samples):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(HubertEncoder, "features", oom)
-    with pytest.raises(OutOfMemory, match="ran out of memory while cloning input audio.*--device cpu"):
+    with pytest.raises(OutOfMemory, match="ran out of memory while cloning input audio"):
         clone_voice(speech_like(3.0, 16_000), sample_rate=16_000, **tiny_models)
 
 

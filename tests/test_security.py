@@ -10,7 +10,7 @@ from pathlib import Path
 import gradio as gr
 import numpy as np
 import pytest
-from conftest import ROOT, speech_like
+from conftest import ROOT, load_script, run_cli, speech_like
 
 from hubert_quant import library, ui
 from hubert_quant.errors import SpeakerFileError
@@ -243,3 +243,106 @@ def test_a_user_entry_cannot_take_over_a_language(tmp_path):
         with pytest.raises(CatalogueError, match="name of a language"):
             catalogue.add_quantizer(name, path=tmp_path / "mine.pth", language="GER")
     assert catalogue.find("ger") == german
+
+
+# ---- round two, the rest: Bark checkpoints, training zips, the user catalogue --------------------------
+
+
+def test_a_bark_checkpoint_asking_for_a_huge_model_is_refused_before_bark_builds_it(tiny, tmp_path):
+    import torch
+
+    from hubert_quant.errors import CheckpointError
+    from hubert_quant.torch_compat import bark_loading
+
+    save_like_published = load_script("make_tiny_models").save_like_published
+    real = tiny / "suno" / "bark_v0" / "text_2.pt"
+    with bark_loading([real]):  # the tiny real one passes
+        pass
+    state = torch.load(real, map_location="cpu", weights_only=False)
+    state["model_args"] = {**state["model_args"], "n_embd": 4096, "n_layer": 24}  # ~19 GB as built
+    hostile = tmp_path / "text_2.pt"
+    save_like_published(state, hostile)
+    with pytest.raises(CheckpointError, match="million weights"), bark_loading([hostile]):
+        pass
+    state["model_args"]["n_layer"] = 2.5
+    save_like_published(state, hostile)
+    with pytest.raises(CheckpointError, match="not a model size"), bark_loading([hostile]):
+        pass
+
+
+def test_a_training_zip_member_far_larger_than_a_pair_is_refused_unread(tmp_path):
+    from hubert_quant.dataset import import_pairs
+
+    source = tmp_path / "published"
+    source.mkdir()
+    with zipfile.ZipFile(source / "wav.zip", "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("0_wav.wav", b"\0" * (80 * 2**20))  # 80 MiB of zeros: ~80 KB packed
+    with zipfile.ZipFile(source / "semantic.zip", "w") as z:
+        z.writestr("0_semantic.npy", b"x")
+    assert (source / "wav.zip").stat().st_size < 2**20
+    with pytest.raises(ValueError, match="far more than a training pair"):
+        import_pairs(source, tmp_path / "dataset")
+    assert not (tmp_path / "dataset").exists()
+
+
+def test_training_tokens_whose_header_lies_are_refused(tmp_path):
+    from hubert_quant.dataset import import_pairs
+
+    source = tmp_path / "published"
+    (source / "semantic").mkdir(parents=True)
+    (source / "wav").mkdir()
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False, "shape": (2**40,)})
+    (source / "semantic" / "0_semantic.npy").write_bytes(header.getvalue() + b"\0" * 64)
+    import soundfile as sf
+
+    sf.write(source / "wav" / "0_wav.wav", speech_like(1.0, 16_000), 16_000)
+    with pytest.raises(ValueError, match="claims more data"):
+        import_pairs(source, tmp_path / "dataset")
+
+
+@pytest.mark.parametrize("line", ['{"seconds": 1}', '{"id": "../../etc/x"}', '{"id": "/tmp/outside"}', "[1, 2]",
+                                  "{not json"])
+def test_a_manifest_row_that_is_not_a_pair_is_named_by_line(tmp_path, line):
+    from hubert_quant.dataset import read_manifest
+
+    (tmp_path / "manifest.jsonl").write_text('{"id": "a"}\n' + line + "\n")
+    with pytest.raises(ValueError, match="line 2"):
+        read_manifest(tmp_path)
+
+
+def test_a_broken_user_entry_costs_only_itself_and_can_be_forgotten(tmp_path):
+    from hubert_quant import catalogue
+    from hubert_quant.catalogue import user_catalogue_path
+
+    path = user_catalogue_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / "mine.pth").write_bytes(b"x")
+    path.write_text(json.dumps([
+        {"name": "Bad", "repo": "a/b", "file": "../../outside.pth"},
+        {"name": "No source"},
+        {"name": "Mine", "path": str(tmp_path / "mine.pth")},
+    ]))
+    names = [e.name for e in catalogue.entries()]
+    assert "Mine" in names and "Bad" not in names and "Large English" in names
+    problems = catalogue.user_problems()
+    assert len(problems) == 2 and "entry 1" in problems[0] and "inside the repo" in problems[0]
+    listed = run_cli("models", "list")
+    assert listed.returncode == 0 and "Large English" in listed.stdout and "inside the repo" in listed.stderr
+    forgot = run_cli("models", "remove", "Bad", "--forget")
+    assert forgot.returncode == 0, forgot.stderr
+    assert [r["name"] for r in json.loads(path.read_text())] == ["No source", "Mine"]
+    path.write_text("{not json")
+    assert "Large English" in [e.name for e in catalogue.entries()]
+    assert "not valid JSON" in catalogue.user_problems()[0]
+
+
+def test_models_list_shows_control_characters_as_question_marks(tmp_path):
+    from hubert_quant.catalogue import user_catalogue_path
+
+    (tmp_path / "mine.pth").write_bytes(b"x")
+    user_catalogue_path().parent.mkdir(parents=True, exist_ok=True)
+    row = {"name": "evil\x1b[2J\x1b[31mred", "path": str(tmp_path / "mine.pth")}
+    user_catalogue_path().write_text(json.dumps([row]))
+    listed = run_cli("models", "list")
+    assert listed.returncode == 0 and "\x1b" not in listed.stdout and "evil?[2J?[31mred" in listed.stdout
