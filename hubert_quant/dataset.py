@@ -144,14 +144,13 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
 
 def _load_tokens(data, where: str) -> np.ndarray:
     """An .npy of tokens, refusing a header that claims more data than the file holds."""
-    size = len(data.getbuffer())
+    from .speaker import npy_claimed_bytes
+
     try:
-        version = np.lib.format.read_magic(data)
-        shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)(data)
+        claimed = npy_claimed_bytes(data)
     except ValueError as e:
         raise ValueError(f"{where}: the semantic tokens are not a plain .npy array ({e})") from e
-    if int(np.prod(shape, dtype=object)) * dtype.itemsize > size - data.tell():
+    if claimed > len(data.getbuffer()) - data.tell():
         raise ValueError(f"{where}: the .npy header claims more data than the file holds; it is damaged or hostile")
     data.seek(0)
     return np.load(data, allow_pickle=False)

@@ -222,6 +222,16 @@ def _metadata(arrays: Mapping[str, np.ndarray]) -> dict[str, object]:
     return metadata if isinstance(metadata, dict) else {}
 
 
+def npy_claimed_bytes(stream) -> int:
+    """Bytes of data the ``.npy`` header at ``stream``'s position claims; the stream is left at the
+    data. numpy allocates that much before reading a byte, so it is checked against what the file
+    holds first. Raises ValueError for anything but a plain ``.npy`` header."""
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stream)
+    return int(np.prod(shape, dtype=object)) * dtype.itemsize
+
+
 def _check_unpacked_sizes(path: Path, npz) -> None:
     """Refuse, before any array is read, what would unpack or allocate far more than a prompt needs.
 
@@ -235,12 +245,9 @@ def _check_unpacked_sizes(path: Path, npz) -> None:
     for info in npz.zip.infolist():
         with npz.zip.open(info) as member:
             try:
-                version = np.lib.format.read_magic(member)
-                shape, _, dtype = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                                   else np.lib.format.read_array_header_2_0)(member)
+                claimed = npy_claimed_bytes(member)
             except ValueError as e:
                 raise SpeakerFileError(f"{path}: {info.filename} is not a plain numpy array ({e}).") from e
-            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if claimed > info.file_size - member.tell():
                 raise SpeakerFileError(
                     f"{path}: {info.filename} claims {claimed} bytes of data but holds {info.file_size}; "

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 import soundfile as sf
-from conftest import ROOT, fake_hub_cache, free_port, snapshot_of_checkout, speech_like
+from conftest import ROOT, chromium_page, fake_hub_cache, free_port, snapshot_of_checkout, speech_like
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -156,17 +156,10 @@ def choose(dropdown, option: str) -> None:
 
 def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_it(host, tmp_path):
     """Chromium on the host's page: our Clone and Speakers tabs, then the host's own Bark code."""
-    from playwright.sync_api import sync_playwright
-
     root = host["root"]
     wav = tmp_path / "grandpa.wav"
     sf.write(wav, speech_like(3.0, 22_050), 22_050)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    with chromium_page(1400, 1100) as page:
         page.goto(host["url"])
         open_tab(page, "Voice cloning")
         clone_tab = page.locator(".tabitem:visible").last
@@ -205,7 +198,6 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
             open_tab(page, tab)
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / f"audio-webui-{tab.split()[-1].lower()}.png"), full_page=True)
-        browser.close()
     log = host["log"].read_text()
     assert "Traceback" not in log, log[-4000:]
     # The host's own Bark code: its speaker list, and its generator speaking in that voice. (A second

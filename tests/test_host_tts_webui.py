@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, fake_hub_cache, free_port, run_cli, snapshot_of_checkout, speech_like
+from conftest import ROOT, chromium_page, fake_hub_cache, free_port, run_cli, snapshot_of_checkout, speech_like
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -169,17 +169,10 @@ def open_tab(page, name: str) -> None:
 
 
 def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates(host, tmp_path):
-    from playwright.sync_api import sync_playwright
-
     root = host["root"]
     wav = tmp_path / "grandma.wav"
     sf.write(wav, speech_like(3.0, 22_050), 22_050)
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1600, "height": 1200})
+    with chromium_page(1600, 1200) as page:
         page.goto(host["url"])
         open_tab(page, "💬 Text-to-Speech")
         open_tab(page, OUR_TAB)
@@ -212,7 +205,6 @@ def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates
             open_tab(page, tab)
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / f"tts-webui-{tab.lower()}.png"), full_page=True)
-        browser.close()
     log = host["log"].read_text()
     assert "hubert-quant: could not build" not in log, log[-4000:]
     outputs = list((root / "outputs").rglob("*.npz"))

@@ -8,7 +8,7 @@ from pathlib import Path
 import gradio as gr
 import pytest
 import soundfile as sf
-from conftest import ROOT, events, fake_hub_cache, speech_like
+from conftest import ROOT, chromium_page, events, fake_hub_cache, speech_like
 
 from hubert_quant import library, models, ui
 
@@ -136,15 +136,8 @@ def test_two_clones_at_once_through_the_api(running, talk):
 @pytest.mark.browser
 def test_browser_clone_then_library(running, talk, tmp_path):
     """Upload, tick consent, Clone, and find the speaker in the Speakers tab, in Chromium."""
-    from playwright.sync_api import sync_playwright
-
-    chromium = shutil.which("chromium") or "/usr/bin/chromium"
-    assert os.path.exists(chromium), "browser tests need Debian's chromium: apt-get install chromium"
     _, url, settings = running
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    with chromium_page(1280, 1000) as page:
         page.goto(url)
         page.get_by_role("tab", name="Clone").click()
         page.locator("input[type=file]").first.set_input_files(str(talk))
@@ -163,7 +156,6 @@ def test_browser_clone_then_library(running, talk, tmp_path):
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / f"{name}.png"), full_page=True)
             shots.append((name, tab))
-        browser.close()
     assert (settings.speakers_dir / "Browser Alice.npz").is_file()
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
         for name, _ in shots:
@@ -196,3 +188,15 @@ def test_adding_an_uploaded_quantizer_keeps_a_checked_copy_and_never_replaces_on
     with pytest.raises(gr.Error):
         add("Junk", "", "", str(tmp_path / "junk.pth"), "")
     assert not (kept.parent / "Junk.pth").exists() and [e.name for e in catalogue.entries() if e.user] == ["My upload"]
+
+
+def test_quantizer_labels_say_only_what_is_known_and_the_models_box_starts_at_the_default(settings):
+    from hubert_quant.catalogue import DEFAULT_QUANTIZER, ModelEntry, find
+
+    assert ui.quantizer_label(find("Large English")) == "Large English (English, v1)"
+    assert ui.quantizer_label(ModelEntry(name="Local test", kind="quantizer")) == "Local test"
+    assert ui.quantizer_label(ModelEntry(name="Mine", kind="quantizer", version=1)) == "Mine (v1)"
+    with gr.Blocks() as blocks:
+        ui.models_tab(settings)
+    boxes = [b for b in blocks.blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Model"]
+    assert boxes and boxes[0].value == DEFAULT_QUANTIZER
