@@ -2,7 +2,7 @@
 
 A file appears under its final name only once it is complete: data goes to a temporary
 file in the same folder, is flushed to disk, then renamed. Nothing the user made is
-replaced unless ``overwrite=True``.
+replaced unless ``overwrite=True``. The file gets the permissions ``open()`` would give it.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ def atomic_write(
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
+            if hasattr(os, "fchmod"):  # mkstemp makes 0600; a finished file gets what open() would give
+                os.fchmod(f.fileno(), new_file_mode())
             write(f)
             f.flush()
             os.fsync(f.fileno())
@@ -43,6 +45,20 @@ def atomic_write(
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def new_file_mode() -> int:
+    """0o666 less the process's umask (what ``open()`` gives a new file): speakers saved in a
+    host's shared folder stay readable by the others who use it, as the host's own files are.
+
+    Read from /proc, since setting the umask to read it back would race other threads."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o644
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool = False) -> Path:

@@ -155,6 +155,12 @@ def _output_wav(audio, settings: Settings, prefix: str) -> str:
     return str(save_wav(audio, name, overwrite=True))
 
 
+def quantizer_label(entry: catalogue.ModelEntry) -> str:
+    """"Large English (English, v1)"; only what is known ("Mine", "Mine (v1)", "Mine (German)")."""
+    known = [part for part in (entry.language_name, f"v{entry.version}" if entry.version is not None else "") if part]
+    return f"{entry.name} ({', '.join(known)})" if known else entry.name
+
+
 def clone_tab(settings: Settings) -> None:
     gr.Markdown(f"Turn a recording into a Bark speaker. **{CONSENT}**")
     audio = compat.recording("Recording (5 to 15 s of speech)")
@@ -164,8 +170,7 @@ def clone_tab(settings: Settings) -> None:
     hint = gr.Markdown()
     for trigger in (audio.change, start.change, end.change):
         trigger(readable(clip_hint), [audio, start, end], hint)
-    choices = compat.labelled([(f"{e.name} ({e.language_name}, v{e.version})", e.name)
-                               for e in catalogue.entries("quantizer")])
+    choices = compat.labelled([(quantizer_label(e), e.name) for e in catalogue.entries("quantizer")])
     with gr.Row():
         quantizer = gr.Dropdown(choices, value=settings.default_quantizer, label="Quantizer (language)")
         name = gr.Textbox(label="Speaker name", placeholder="e.g. alice")
@@ -335,7 +340,7 @@ def models_tab(settings: Settings) -> None:
                     "`--allow-remote-model-changes`.")
         return
     with gr.Row():
-        chosen = gr.Dropdown([e.name for e in catalogue.entries()], label="Model")
+        chosen = gr.Dropdown([e.name for e in catalogue.entries()], value=catalogue.DEFAULT_QUANTIZER, label="Model")
         download = gr.Button("Download", variant="primary")
         remove = gr.Button("Remove download")
     message = gr.Markdown()

@@ -1,5 +1,7 @@
 """The speaker library: names stay inside the folder, nothing is replaced silently."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -69,3 +71,17 @@ def test_import_validates_and_keeps_only_the_prompt(tmp_path):
     with pytest.raises(SpeakerFileError, match="missing"):
         library.import_file(tmp_path / "lib", tmp_path / "bad.npz")
     assert [s.name for s in library.list_speakers(tmp_path / "lib")] == ["Imported"]
+
+
+def test_saved_speakers_are_readable_by_others_sharing_the_folder_as_the_umask_says(tmp_path):
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = library.save(tmp_path, "shared", make_prompt(np.arange(100) % 10_000, np.zeros((8, 150), np.int64)))
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644  # not mkstemp's 0600
+        os.umask(0o077)
+        private = library.save(tmp_path, "private", make_prompt(np.arange(100), np.zeros((8, 150), np.int64)))
+        assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    finally:
+        os.umask(old)
