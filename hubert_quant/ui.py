@@ -417,7 +417,15 @@ def launch(settings: Settings, *, listen: bool = False, port: int | None = None,
     settings.speakers_dir.mkdir(parents=True, exist_ok=True)
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
     app = compat.queued(build_app(settings), 2)
+    # Quiet: Gradio's own banner tells users to "set share=True in launch()"; ours names our options.
     app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,
-               prevent_thread_lock=not block, **compat.launch_options(settings.max_upload_mb),
-               allowed_paths=[str(settings.speakers_dir), str(settings.outputs_dir)], quiet=not block)
+               prevent_thread_lock=True, **compat.launch_options(settings.max_upload_mb),
+               allowed_paths=[str(settings.speakers_dir), str(settings.outputs_dir)], quiet=True)
+    if block:
+        import sys
+
+        where = app.share_url or app.local_url
+        reach = "" if listen or share else " (this machine only; --listen or --share to reach it from others)"
+        print(f"hubert-quant app on {where}{reach}. Ctrl+C stops it.", file=sys.stderr, flush=True)
+        app.block_thread()
     return app, app.local_url

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 
+import gradio as gr
 import httpx
 import numpy as np
 import pytest
@@ -83,6 +84,18 @@ def test_eight_clients_ten_clones_each_nothing_mixed_up(app, tmp_path):
 def test_listens_on_loopback_only_by_default(app):
     url, _ = app
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_the_start_line_names_our_options_not_gradios(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(gr.Blocks, "block_thread", lambda self: None)  # return instead of serving forever
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", device="cpu", outputs_dir=tmp_path / "outputs")
+    app, url = ui.launch(settings, block=True)
+    try:
+        out = capsys.readouterr()
+        assert f"hubert-quant app on {url}" in out.err and "--listen or --share" in out.err
+        assert "share=True" not in out.out + out.err
+    finally:
+        app.close()
 
 
 def test_listen_flag_warns(monkeypatch, capsys, tmp_path):
