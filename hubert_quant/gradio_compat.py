@@ -48,8 +48,10 @@ def labelled(pairs: list[tuple[str, str]]) -> list:
     return [value for _, value in pairs] if LEGACY else pairs
 
 
-def table(rows: list[list], headers: list[str], label: str) -> gr.Dataframe:
-    return gr.Dataframe(frame(rows, headers), headers=headers, interactive=False, label=label)
+def table(rows, headers: list[str], label: str) -> gr.Dataframe:
+    """A read-only table of ``rows``; a function giving rows is called again on every page load."""
+    value = (lambda: frame(rows(), headers)) if callable(rows) else frame(rows, headers)
+    return gr.Dataframe(value, headers=headers, interactive=False, label=label)
 
 
 def frame(rows: list[list], headers: list[str]):

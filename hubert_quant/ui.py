@@ -262,10 +262,12 @@ def speaker_rows(settings: Settings) -> list[list]:
 
 def speakers_tab(settings: Settings) -> None:
     gr.Markdown(f"Speakers in the library folder `{settings.speakers_dir.name}`.")
-    table = compat.table(speaker_rows(settings), SPEAKER_COLUMNS, "Library")
+    # Read on every page load, not once when the app starts: speakers cloned since then are listed.
+    table = compat.table(lambda: speaker_rows(settings), SPEAKER_COLUMNS, "Library")
     refresh = gr.Button("Refresh")
     with gr.Row():
-        chosen = gr.Dropdown([row[0] for row in speaker_rows(settings)], label="Speaker", allow_custom_value=True)
+        chosen = compat.refreshing_dropdown(lambda: [row[0] for row in speaker_rows(settings)], label="Speaker",
+                                            allow_custom_value=True)
         new_name = gr.Textbox(label="New name")
     with gr.Row():
         rename = gr.Button("Rename")

@@ -148,8 +148,8 @@ def test_browser_clone_then_library(running, talk, tmp_path):
         assert page.get_by_text("Error").count() == 0
         shots = [("clone", "Clone")]
         page.screenshot(path=str(tmp_path / "clone.png"), full_page=True)
+        page.reload()  # a fresh page lists the new speaker without pressing Refresh
         page.get_by_role("tab", name="Speakers").click()
-        page.get_by_role("button", name="Refresh").click()
         page.locator("text='Browser Alice' >> visible=true").first.wait_for(timeout=30_000)
         for name, tab in [("speakers", "Speakers"), ("mask", "Voice mask"), ("models", "Models")]:
             page.get_by_role("tab", name=tab).click()
