@@ -64,9 +64,18 @@ def readable(fn):
         except gr.Error:
             raise
         except (HubertQuantError, ValueError, OSError) as e:
-            raise gr.Error(one_line(e)) from e
+            raise gr.Error(_named_by_file(one_line(e), args, kwargs)) from e
 
     return wrapper
+
+
+def _named_by_file(message: str, args, kwargs) -> str:
+    """``message`` with each uploaded file's server path cut to its name (uploads live in temp folders)."""
+    for value in (*args, *kwargs.values()):
+        value = compat.path_of(value)
+        if isinstance(value, str) and len(value) > 1 and os.path.isabs(value):
+            message = message.replace(value, Path(value).name)
+    return message
 
 
 def _downloads(progress):

@@ -60,6 +60,12 @@ def test_clone_needs_consent_and_input_and_explains_bad_audio(settings, talk, tm
     sf.write(quiet, speech_like(3.0, 16_000) * 0, 16_000)
     with pytest.raises(gr.Error, match="silent"):
         ui.do_clone(str(quiet), 0, 0, "Large English", "x", True, settings=settings, progress=no_progress)
+    notes = tmp_path / "uploads-area" / "notes.wav"
+    notes.parent.mkdir()
+    notes.write_text("not audio at all")
+    with pytest.raises(gr.Error) as refused:
+        ui.do_clone(str(notes), 0, 0, "Large English", "x", True, settings=settings, progress=no_progress)
+    assert "notes.wav" in str(refused.value) and "uploads-area" not in str(refused.value)
     assert library.list_speakers(settings.speakers_dir) == []
 
 
