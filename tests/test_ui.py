@@ -206,3 +206,11 @@ def test_quantizer_labels_say_only_what_is_known_and_the_models_box_starts_at_th
         ui.models_tab(settings)
     boxes = [b for b in blocks.blocks.values() if isinstance(b, gr.Dropdown) and b.label == "Model"]
     assert boxes and boxes[0].value == DEFAULT_QUANTIZER
+
+
+def test_the_over_size_message_says_how_to_raise_the_limit(tmp_path):
+    big = tmp_path / "long.wav"
+    big.write_bytes(b"\0" * 1_500_000)
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", max_upload_mb=1, outputs_dir=tmp_path / "out")
+    with pytest.raises(gr.Error, match="long.wav is larger than the 1 MB upload limit.*--max-upload-mb"):
+        settings.check_upload(str(big))
