@@ -115,10 +115,11 @@ def run_models_verify(args: argparse.Namespace) -> int:
     from .models import verify
 
     results = verify(args.name)
-    for entry, path, ok in results:
-        state = {True: "ok", False: "DAMAGED, deleted", None: "present (no hash to check against)"}[ok]
-        print(f"{entry.name}: {state}: {path}")
-    damaged = [e.name for e, _, ok in results if ok is False]
+    for entry, path, ok, deleted in results:
+        state = {True: "ok", None: "present (no hash to check against)"}.get(ok) or (
+            "DAMAGED, deleted" if deleted else "DAMAGED (kept: not a download of ours; replace or delete it)")
+        print(f"{entry.name}: {state}: {printable(str(path))}")
+    damaged = [e.name for e, _, ok, _ in results if ok is False]
     if damaged:
         print(f"error: download again with: hubert-quant models download {' '.join(map(repr, damaged))}",
               file=sys.stderr)

@@ -344,8 +344,12 @@ def download(name: str, *, progress: hub.Progress | None = None) -> Path:
     return ensure(find(name), progress=progress)
 
 
-def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None]]:
-    """Re-hash installed files: (entry, file, True ok / False damaged and deleted / None no hash known)."""
+def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None, bool]]:
+    """Re-hash installed files: (entry, file, ok, deleted).
+
+    ok: True matches its hash, False damaged, None no hash known. A damaged download of ours is
+    deleted (``deleted`` True); a file a host or the user put somewhere is only reported.
+    """
     results = []
     for item in [Installed(find(name), locate(find(name)))] if name else list_models():
         if item.path is None:
@@ -356,9 +360,13 @@ def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None]
             if ok is None and item.entry.kind == "codec":
                 wanted = hub.expected_digest(path.name)
                 ok = None if wanted is None else hub.file_digest(path, "sha256").startswith(wanted.split(":")[1])
-            if ok is False and item.entry.repo and hub.cache_dir() in path.parents:
-                hub.remove_hub_file(item.entry.repo, path.name)
-            results.append((item.entry, path, ok))
+            deleted = False
+            if ok is False and item.entry.repo and path.is_symlink():  # a Hub cache pointer
+                deleted = bool(hub.remove_hub_file(item.entry.repo, path.name)) and not path.exists()
+            elif ok is False and item.entry.kind == "codec" and path.parent == torch_checkpoints_dir():
+                path.unlink()
+                deleted = True
+            results.append((item.entry, path, ok, deleted))
     return results
 
 

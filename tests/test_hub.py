@@ -5,6 +5,7 @@ import sys
 
 import huggingface_hub.constants as hf_constants
 import pytest
+from conftest import run_cli
 from fakehub import FakeHub, serve_tiny
 
 from hubert_quant import hub, models
@@ -117,11 +118,27 @@ def test_damaged_cached_file_offline_is_refused_and_removed(fake_hub, monkeypatc
 
 def test_verify_reports_and_removes_a_damaged_file(fake_hub):
     path = models.download("German")
-    assert [(e.name, p, ok) for e, p, ok in models.verify()] == [("German", path, True)]
+    assert [(e.name, p, ok, gone) for e, p, ok, gone in models.verify()] == [("German", path, True, False)]
     path.resolve().write_bytes(b"y" * path.stat().st_size)
     hub._checked.clear()  # same size and, on coarse clocks, maybe the same mtime: force a re-hash
-    assert [(e.name, ok) for e, _, ok in models.verify("German")] == [("German", False)]
+    assert [(e.name, ok, gone) for e, _, ok, gone in models.verify("German")] == [("German", False, True)]
     assert not path.exists() and models.verify("German") == []
+
+
+def test_verify_says_deleted_only_when_it_deleted_and_keeps_what_is_not_its_own(tmp_path, monkeypatch):
+    """A damaged EnCodec file in torch hub's folder is deleted, as the command says (it used to stay)."""
+    from hubert_quant.catalogue import DEFAULT_CODEC
+
+    checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
+    checkpoints.mkdir(parents=True)
+    damaged = checkpoints / "encodec_24khz-d7cc33bc.th"
+    damaged.write_bytes(b"not the real weights")
+    monkeypatch.setattr(models, "torch_checkpoints_dir", lambda: checkpoints)
+    assert [(ok, gone) for _, _, ok, gone in models.verify(DEFAULT_CODEC)] == [(False, True)]
+    assert not damaged.exists()
+    damaged.write_bytes(b"not the real weights")
+    cli = run_cli("models", "verify", DEFAULT_CODEC, env={"TORCH_HOME": str(tmp_path / "torch")})
+    assert cli.returncode == 1 and "DAMAGED, deleted" in cli.stdout and not damaged.exists(), cli.stdout
 
 
 def test_missing_file_and_missing_repo_give_clear_errors(fake_hub):
