@@ -149,6 +149,7 @@ def add_quantizer(
         local = Path(path).expanduser().resolve()
         if not local.is_file():
             raise CatalogueError(f"{local}: no such file")
+        _check_quantizer_file(local)
         row["path"] = str(local)
     else:
         if not repo or not file or not _REPO_ID.fullmatch(repo):
@@ -162,6 +163,17 @@ def add_quantizer(
     rows.append(row)
     _write_user_rows(rows)
     return _from_upstream(row, user=True)
+
+
+def _check_quantizer_file(path: Path) -> None:
+    """Refuse, when it is added rather than at the first clone, a file that is not a quantizer."""
+    from .errors import CheckpointError, ModelNotFoundError
+    from .quantizer import read_config
+
+    try:
+        read_config(path)  # the zip and its .info entry: cheap, and nothing is unpickled
+    except (CheckpointError, ModelNotFoundError) as e:
+        raise CatalogueError(f"{path} is not a quantizer checkpoint, so it was not added: {e}") from e
 
 
 def forget(name: str) -> ModelEntry | None:

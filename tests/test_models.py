@@ -83,22 +83,28 @@ def test_a_name_already_taken_is_refused_and_shipped_entries_stay():
         catalogue.forget("German")
 
 
-def test_broken_user_catalogue_is_named_and_costs_only_itself(tmp_path):
+def test_broken_user_catalogue_is_named_and_costs_only_itself(tmp_path, tiny):
     path = catalogue.user_catalogue_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "mine.pth").write_bytes(b"x")
     try:
         path.write_text("[{'name': oops")
         assert catalogue.find("German").name == "German"
         assert catalogue.user_problems()[0].startswith(f"{path}: not valid JSON")
         with pytest.raises(CatalogueError, match="not valid JSON"):  # never written over
-            catalogue.add_quantizer("Mine", path=tmp_path / "mine.pth")
+            catalogue.add_quantizer("Mine", path=tiny / "quantizer-v0.pth")
         assert path.read_text() == "[{'name': oops"
         path.write_text('[{"name": "half"}]')
         assert catalogue.find("German").name == "German"
         assert "entry 1 is left out: it needs either 'repo' + 'file' or 'path'" in catalogue.user_problems()[0]
     finally:
         path.unlink()
+
+
+def test_a_file_that_is_not_a_quantizer_is_refused_when_added(tmp_path):
+    (tmp_path / "notes.pth").write_text("my notes, not a model")
+    with pytest.raises(CatalogueError, match="notes.pth is not a quantizer checkpoint, so it was not added"):
+        catalogue.add_quantizer("Notes", path=tmp_path / "notes.pth")
+    assert "Notes" not in [e.name for e in catalogue.entries()]
 
 
 def test_host_folder_copy_is_used_before_any_cache(tmp_path, monkeypatch):
