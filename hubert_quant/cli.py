@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="bfloat16 HuBERT and quantizer: faster where supported, tokens may differ (see docs/performance.md)",
     )
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
+    clone.add_argument("--skip-existing", action="store_true",
+                       help="leave recordings whose output already exists (to finish an interrupted batch)")
     clone.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     clone.set_defaults(run=run_clone)
 
@@ -151,10 +153,19 @@ def run_clone(args: argparse.Namespace) -> int:
     from .errors import HubertQuantError, OutputExistsError
 
     targets = _output_paths(args.audio, args.out)
-    existing = [str(t) for t in targets if t.exists()]
+    if args.force and args.skip_existing:
+        raise ValueError("--force replaces existing outputs and --skip-existing leaves them: pick one")
+    pairs = list(zip(args.audio, targets, strict=True))
+    if args.skip_existing:
+        done = [t for _, t in pairs if t.exists()]
+        pairs = [(a, t) for a, t in pairs if not t.exists()]
+        if done:
+            print(f"skipping {len(done)} already cloned (--skip-existing)", file=sys.stderr)
+    existing = [str(t) for _, t in pairs if t.exists()]
     if existing and not args.force:
         # Checked up front so a long multi-file run does not stop half-way for this.
-        raise OutputExistsError(f"already there: {', '.join(existing)}; pass --force to replace")
+        raise OutputExistsError(f"already there: {', '.join(existing)}; pass --force to replace them, "
+                                "or --skip-existing to clone only the others")
 
     from tqdm import tqdm
 
@@ -165,7 +176,6 @@ def run_clone(args: argparse.Namespace) -> int:
         device=args.device, start=args.start, end=args.end, fast=args.fast,
     )
     failures = 0
-    pairs = list(zip(args.audio, targets, strict=True))
     with tqdm(pairs, desc="cloning", unit="file", disable=len(pairs) == 1, file=sys.stderr) as bar:
         for audio, target in bar:
             try:

@@ -37,6 +37,25 @@ def test_several_files_go_to_a_folder(tmp_path, model_args):
     assert sorted(p.name for p in (tmp_path / "speakers").iterdir()) == ["take0.npz", "take1.npz"]
 
 
+def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, model_args):
+    inputs = []
+    for i in range(3):
+        sf.write(tmp_path / f"take{i}.wav", speech_like(2.0, 16_000, seed=i), 16_000)
+        inputs.append(str(tmp_path / f"take{i}.wav"))
+    out = tmp_path / "speakers"
+    out.mkdir()
+    (out / "take1.npz").write_bytes(b"finished earlier")  # never read, never replaced
+    stopped = run_cli("clone", *inputs, "--out", str(out), *model_args)
+    assert stopped.returncode == 1 and "--skip-existing" in stopped.stderr
+    finished = run_cli("clone", *inputs, "--out", str(out), "--skip-existing", *model_args)
+    assert finished.returncode == 0, finished.stderr
+    assert "skipping 1 already cloned" in finished.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["take0.npz", "take1.npz", "take2.npz"]
+    assert (out / "take1.npz").read_bytes() == b"finished earlier"
+    both = run_cli("clone", *inputs, "--out", str(out), "--skip-existing", "--force", *model_args)
+    assert both.returncode == 1 and "pick one" in both.stderr
+
+
 def test_one_bad_file_among_many(tmp_path, voice_wav, model_args):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     result = run_cli("clone", str(voice_wav), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "out"),
