@@ -96,22 +96,27 @@ def load_models(
     Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
     """
     from . import models
-    from .errors import ModelNotFoundError
+    from .errors import DownloadError, ModelNotFoundError
 
     wanted = {"quantizer": quantizer, "hubert": hubert, "codec": codec if with_codec else False}
     resolvers = {"quantizer": models.resolve_quantizer, "hubert": models.resolve_hubert, "codec": models.resolve_codec}
-    found = {}
+    found, missing = {}, []
     for kind, source in wanted.items():
         if source is False or not (source is None or isinstance(source, (str, os.PathLike))):
             found[kind] = source  # not wanted, or already a loaded model
             continue
         try:
             found[kind] = resolvers[kind](source, progress=progress)
-        except ModelNotFoundError:
+        except (ModelNotFoundError, DownloadError) as e:
             # Files deleted (or a cache moved) while the program runs: what is loaded keeps working.
             found[kind] = models.remembered(kind, source, device, fast)
             if found[kind] is None:
-                raise
+                missing.append(e)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:  # every missing model in one message, not one per run
+        kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
+        raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
     device = models.resolve_device(device)
     loaders = {"quantizer": lambda p: models.load_quantizer(p, device=device, fast=fast),
                "hubert": lambda p: models.load_hubert(p, device=device, fast=fast),

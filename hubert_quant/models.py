@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import hub
 from .catalogue import DEFAULT_CODEC, DEFAULT_HUBERT, DEFAULT_QUANTIZER, ModelEntry, entries, find
-from .errors import IntegrityError, ModelNotFoundError
+from .errors import DownloadError, IntegrityError, ModelNotFoundError
 
 __all__ = [
     "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "clear_cache", "download", "host_dirs", "list_models",
@@ -113,7 +113,13 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
         raise ModelNotFoundError(f"{entry.name!r}: its file {entry.path} is gone; fix the path in the user catalogue")
     if hub.is_offline():
         raise ModelNotFoundError(_offline_message(entry))
-    progress = progress or tqdm_progress()
+    try:
+        return _download(entry, progress or tqdm_progress())
+    except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too
+        raise DownloadError(f"{e}. {_offline_message(entry, 'it could not be downloaded')}") from e
+
+
+def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
     if entry.kind == "codec":
         url = os.environ.get("HUBERT_QUANT_ENCODEC_URL") or entry.url
         return hub.download_url(
@@ -176,7 +182,7 @@ def _cache_ok(entry: ModelEntry) -> bool:
     return True
 
 
-def _offline_message(entry: ModelEntry) -> str:
+def _offline_message(entry: ModelEntry, reason: str = "HF_HUB_OFFLINE is set") -> str:
     size = f", about {_mb(entry.size)}" if entry.size else ""
     fetch = f"`hubert-quant models download {_quoted(entry.name)}`"
     if entry.kind == "quantizer":
@@ -192,7 +198,7 @@ def _offline_message(entry: ModelEntry) -> str:
     else:
         where, by_hand = f"{bark_dir() / entry.files[0]}", "or download it by hand into that folder"
     return (
-        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and HF_HUB_OFFLINE is set. "
+        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and {reason}. "
         f"On a connected machine run {fetch}, then copy {where} from there to the same place here; {by_hand}."
     )
 

@@ -150,8 +150,22 @@ def test_missing_file_and_missing_repo_give_clear_errors(fake_hub):
 
 def test_unreachable_server_is_a_clear_error(fake_hub, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    with pytest.raises(DownloadError, match="could not reach http://127.0.0.1:9.*Check the connection"):
+    with pytest.raises(DownloadError, match="could not reach http://127.0.0.1:9.*Check the connection") as e:
         models.download("German")
+    # ...and how to get it without this machine's network, as offline mode says.
+    assert "hubert-quant models download German" in str(e.value) and "--quantizer PATH" in str(e.value)
+    assert "about 210 MB" in str(e.value)
+
+
+def test_without_network_one_clone_names_every_missing_model(tmp_path, voice_wav):
+    unreachable = {"HF_HUB_OFFLINE": "0", "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_CACHE": str(tmp_path / "hf"),
+                   "TORCH_HOME": str(tmp_path / "torch"),
+                   "HUBERT_QUANT_ENCODEC_URL": "http://127.0.0.1:9/encodec_24khz-d7cc33bc.th"}
+    result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--device", "cpu", env=unreachable)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "3 models are missing" in result.stderr
+    for named in ("Large English", "HuBERT base", "EnCodec 24 kHz", "models download"):
+        assert named in result.stderr, result.stderr
 
 
 def test_private_repo_needs_hf_token(fake_hub, monkeypatch):
