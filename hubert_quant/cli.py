@@ -178,6 +178,9 @@ def run_clone(args: argparse.Namespace) -> int:
     failures = 0
     with tqdm(pairs, desc="cloning", unit="file", disable=len(pairs) == 1, file=sys.stderr) as bar:
         for audio, target in bar:
+            note = _length_note(audio, args.start, args.end)
+            if note:
+                tqdm.write(note, file=sys.stderr)
             try:
                 written = clone_file(audio, target, overwrite=args.force, **options)
             except HubertQuantError as e:
@@ -190,6 +193,23 @@ def run_clone(args: argparse.Namespace) -> int:
     if failures:
         print(f"error: {failures} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failures else 0
+
+
+LONG_SECONDS = 60  # past this, a whole recording is far more than a prompt uses, and slow to clone
+
+
+def _length_note(audio: Path, start: float | None, end: float | None) -> str:
+    """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
+    try:
+        import soundfile as sf
+
+        seconds = sf.info(str(audio)).duration
+    except Exception:  # noqa: BLE001 - unreadable files get their own error from the clone itself
+        return ""
+    if start is not None or end is not None or seconds <= LONG_SECONDS:
+        return ""
+    return (f"note: {audio.name} is {seconds / 60:.1f} minutes long; cloning all of it takes a while, and Bark uses "
+            "only the last ~5 s of a prompt (5 to 15 s of clear speech works best). --start/--end pick a part.")
 
 
 def run_ui(args: argparse.Namespace) -> int:

@@ -56,6 +56,16 @@ def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, model_arg
     assert both.returncode == 1 and "pick one" in both.stderr
 
 
+def test_a_long_recording_gets_a_word_before_it_is_cloned_whole(tmp_path, model_args):
+    sf.write(tmp_path / "podcast.wav", speech_like(70.0, 8_000), 8_000)
+    whole = run_cli("clone", str(tmp_path / "podcast.wav"), "--out", str(tmp_path / "a.npz"), *model_args)
+    assert whole.returncode == 0, whole.stderr
+    assert "podcast.wav is 1.2 minutes long" in whole.stderr and "--start/--end" in whole.stderr
+    part = run_cli("clone", str(tmp_path / "podcast.wav"), "--out", str(tmp_path / "b.npz"), "--start", "60",
+                   *model_args)
+    assert part.returncode == 0 and "minutes long" not in part.stderr
+
+
 def test_one_bad_file_among_many(tmp_path, voice_wav, model_args):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     result = run_cli("clone", str(voice_wav), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "out"),
