@@ -41,8 +41,10 @@ def test_offline_with_an_empty_cache_fails_at_once_with_what_to_do(online, voice
                      env={**env, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: quantizer 'German'")
+    # One line naming every missing model (quantizer, HuBERT, EnCodec), each with what to do.
+    assert len(lines) == 1 and lines[0].startswith("error: 3 models are missing. (1) quantizer 'German'")
     assert "about 210 MB" in lines[0] and "`hubert-quant models download German`" in lines[0]
+    assert "(2) hubert 'HuBERT base'" in lines[0] and "(3) codec 'EnCodec 24 kHz'" in lines[0]
     assert not (tmp_path / "me.npz").exists()
 
 
