@@ -6,7 +6,9 @@ Heavy imports (torch, transformers) happen inside the commands, so ``--help`` is
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 from pathlib import Path
 
 from .errors import one_line
@@ -137,16 +139,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    # A plain `kill` ends the run like Ctrl+C: half-written files are removed on the way out.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main_thread else None
     try:
         return args.run(args)
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted; nothing half-written was left (finished outputs are kept)", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001 - the CLI's promise: one line, never a traceback
         if getattr(args, "debug", False):
             raise
         print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def run_clone(args: argparse.Namespace) -> int:

@@ -35,6 +35,10 @@ class OutputExistsError(HubertQuantError, FileExistsError):
     """Writing would replace a file the user made; pass ``overwrite=True`` / ``--force``."""
 
 
+class WriteError(HubertQuantError, OSError):
+    """A file could not be written (disk full, read-only, no permission); nothing was changed."""
+
+
 class CatalogueError(HubertQuantError, ValueError):
     """The user catalogue file is malformed, or an entry being added clashes or is incomplete."""
 

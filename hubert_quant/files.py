@@ -3,17 +3,26 @@
 A file appears under its final name only once it is complete: data goes to a temporary
 file in the same folder, is flushed to disk, then renamed. Nothing the user made is
 replaced unless ``overwrite=True``. The file gets the permissions ``open()`` would give it.
+
+A writer killed mid-write (kill -9, a power cut) leaves its hidden ``.<name>.<pid>-*.part``
+file behind; the next write into that folder removes such leftovers once their process is gone.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import OutputExistsError
+from .errors import OutputExistsError, WriteError
+
+_PART = re.compile(r"^\..+\.(\d+)-[^.]+\.part$")  # .<name>.<pid>-<random>.part, see atomic_write
+STALE_PART_SECONDS = 60  # a leftover this old whose process is gone is never a write in progress
 
 
 def atomic_write(
@@ -27,8 +36,12 @@ def atomic_write(
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --force (overwrite=True) to replace it.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_parts(path.parent)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=".part", dir=path.parent)
+    except OSError as e:
+        raise _write_error(path, e) from e
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
@@ -41,10 +54,66 @@ def atomic_write(
             os.replace(tmp, path)
         else:
             _move_no_clobber(tmp, path)
+    except OutputExistsError:
+        tmp.unlink(missing_ok=True)
+        raise
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _write_error(path, e) from e
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _write_error(path: Path, e: OSError) -> OSError:
+    """The user's words for a failed write: which file, why, what to do; nothing was changed."""
+    if isinstance(e, WriteError):
+        return e
+    advice = {
+        errno.ENOSPC: "free some space on that disk (or write elsewhere) and run again",
+        errno.EDQUOT: "your disk quota is used up: free some space (or write elsewhere) and run again",
+        errno.EROFS: "that disk is read-only: write elsewhere",
+        errno.EACCES: "you may not write in that folder: write elsewhere or change its permissions",
+        errno.EPERM: "you may not write in that folder: write elsewhere or change its permissions",
+    }.get(e.errno, "check the folder and run again")
+    reason = e.strerror or str(e) or type(e).__name__
+    error = WriteError(f"could not write {path}: {reason}; {advice}. "
+                       f"Nothing was changed there{' (the existing file is as it was)' if path.exists() else ''}.")
+    error.errno = e.errno
+    return error
+
+
+def remove_stale_parts(folder: Path) -> list[Path]:
+    """Delete hidden ``.part`` files in ``folder`` left by writers that were killed (their process is
+    gone and the file is over a minute old); returns what was deleted. Others' files are left alone."""
+    removed = []
+    try:
+        names = [entry.name for entry in os.scandir(folder) if entry.name.endswith(".part")]
+    except OSError:
+        return removed
+    for name in names:
+        match = _PART.match(name)
+        if not match or _process_alive(int(match.group(1))):
+            continue
+        part = folder / name
+        try:
+            if time.time() - part.lstat().st_mtime > STALE_PART_SECONDS:
+                part.unlink()
+                removed.append(part)
+        except OSError:  # gone already, or not ours to delete
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # someone else's process, or not a pid we can judge: assume it is writing
+    return True
 
 
 def new_file_mode() -> int:

@@ -15,6 +15,8 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
 
 from __future__ import annotations
 
+import json
+
 import gradio as gr
 
 GRADIO_MAJOR = int(gr.__version__.split(".")[0])
@@ -89,6 +91,64 @@ def queued(app: gr.Blocks, concurrency: int) -> gr.Blocks:
 
 
 def launch_options(max_upload_mb: int) -> dict:
-    """Keyword arguments for ``launch`` that only newer Gradio takes (3.x: the tabs check sizes themselves)."""
+    """Keyword arguments for ``launch``: Gradio's per-file limit (4+ only; 3.x: the tabs check sizes
+    themselves) and a limit on each request's whole body, which Gradio does not have (50 files just
+    under the per-file limit in one upload request would otherwise all pass)."""
+    from starlette.middleware import Middleware
+
     # In bytes: Gradio's "mb" is 2**20, and the tabs and messages count MB as 10**6.
-    return {} if LEGACY else {"max_file_size": int(max_upload_mb * 1_000_000)}
+    limit = int(max_upload_mb * 1_000_000)
+    options = {"app_kwargs": {"middleware": [Middleware(RequestSizeLimit, limit=limit + REQUEST_OVERHEAD)]}}
+    return options if LEGACY else {**options, "max_file_size": limit}
+
+
+REQUEST_OVERHEAD = 1_000_000  # multipart headers and form fields around one file at the limit
+
+
+class RequestSizeLimit:
+    """ASGI middleware: a request whose body (declared or as it arrives) is over ``limit`` bytes
+    gets 413 and is not read further."""
+
+    def __init__(self, app, limit: int):
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        declared = dict(scope.get("headers") or []).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.limit:
+            return await self._refuse(send)
+        seen, started = 0, False
+
+        async def counting_receive():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        async def watching_send(message):
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, watching_send)
+        except _TooLarge:
+            if not started:
+                await self._refuse(send)
+
+    async def _refuse(self, send):
+        mb = (self.limit - REQUEST_OVERHEAD) / 1_000_000
+        detail = (f"This upload is larger than the {mb:g} MB limit for one request. Upload one file at a time, "
+                  "or raise the limit: hubert-quant ui --max-upload-mb N.")
+        body = json.dumps({"detail": detail}).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass

@@ -122,6 +122,27 @@ def test_uploads_over_the_limit_are_refused(app, tmp_path):
     assert answer.status_code in (400, 413)
 
 
+def test_many_files_each_under_the_limit_are_refused_as_one_request_over_it(app):
+    url, _ = app  # limit: 1 MB a file, and so about that per request
+    one = [("files", (f"part{i}.wav", b"\0" * 600_000, "audio/wav")) for i in range(1)]
+    assert httpx.post(f"{url}gradio_api/upload", files=one, timeout=60).status_code == 200
+    many = [("files", (f"part{i}.wav", b"\0" * 600_000, "audio/wav")) for i in range(5)]  # 3 MB in all
+    answer = httpx.post(f"{url}gradio_api/upload", files=many, timeout=60)
+    assert answer.status_code == 413 and "--max-upload-mb" in answer.json()["detail"]
+
+    def chunks():  # the same files sent without a Content-Length: counted as they arrive
+        for i in range(5):
+            yield (f'--b\r\nContent-Disposition: form-data; name="files"; filename="part{i}.wav"\r\n'
+                   "Content-Type: audio/wav\r\n\r\n").encode()
+            yield from [b"\0" * 100_000] * 6
+            yield b"\r\n"
+        yield b"--b--\r\n"
+
+    streamed = httpx.post(f"{url}gradio_api/upload", content=chunks(), timeout=60,
+                          headers={"content-type": "multipart/form-data; boundary=b"})
+    assert streamed.status_code == 413
+
+
 def test_files_outside_the_apps_folders_are_not_served(app):
     url, settings = app
     for path in ("/etc/passwd", os.path.abspath(__file__), f"{settings.speakers_dir}/../../../etc/passwd"):

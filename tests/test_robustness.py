@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -18,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubert_quant import clone_voice, library, save_speaker
-from hubert_quant.errors import HubertQuantError, OutOfMemory, SpeakerFileError
-from hubert_quant.speaker import load_speaker
+from hubert_quant.errors import HubertQuantError, OutOfMemory, SpeakerFileError, one_line
+from hubert_quant.speaker import load_speaker, make_prompt
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("long", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -173,8 +174,12 @@ def test_disk_full_or_permission_denied_while_saving_loses_nothing(tmp_path, mon
         raise error
 
     monkeypatch.setattr(files.os, "fsync", failing_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as caught:
         save_speaker(prompt, target, overwrite=True)
+    # One line that names the file, says why and what to do, and that nothing was changed.
+    message = one_line(caught.value)
+    assert str(target) in message and error.strerror in message and "Nothing was changed" in message
+    assert ("free some space" if error.errno == 28 else "write elsewhere") in message
     assert target.read_bytes() == b"the user's older file"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["me.npz"]  # no temporary file left
 
@@ -200,7 +205,52 @@ def test_killed_mid_write_leaves_no_visible_speaker(tmp_path):
     result = subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(ROOT), str(tmp_path / "me.npz")])
     assert result.returncode == -signal.SIGKILL
     assert not (tmp_path / "me.npz").exists()
-    assert library.list_speakers(tmp_path) == []  # a hidden .part file may remain; it is never listed
+    assert library.list_speakers(tmp_path) == []  # the hidden .part file is never listed...
+    [leftover] = tmp_path.glob(".me.npz.*.part")
+    os.utime(leftover, (time.time() - 120,) * 2)  # ...and a while later, with its writer gone,
+    save_speaker(make_prompt(np.zeros(100, np.int64), np.zeros((8, 150), np.int64)), tmp_path / "other.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.npz"]  # the next write removes it
+
+
+TERMINATED_MID_WRITE = r"""
+import sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from hubert_quant import cli, speaker
+def slow_savez(f, **arrays):
+    f.write(b"PK\x03\x04 half of a zip")
+    f.flush()
+    time.sleep(60)
+speaker.np.savez = slow_savez
+sys.exit(cli.main(["clone", sys.argv[2], "--out", sys.argv[3], *sys.argv[4:]]))
+"""
+
+
+def test_a_terminated_clone_says_so_and_leaves_no_part_file(tmp_path, tiny, voice_wav):
+    out = tmp_path / "out"
+    models = ["--hubert", str(tiny / "hubert"), "--quantizer", str(tiny / "quantizer-v1.pth"),
+              "--codec", str(tiny / "encodec_24khz.th"), "--device", "cpu"]
+    process = subprocess.Popen([sys.executable, "-c", TERMINATED_MID_WRITE, str(ROOT), str(voice_wav),
+                                str(out / "me.npz"), *models], stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not list(out.glob(".me.npz.*.part")) and time.time() < deadline:
+        time.sleep(0.1)
+    process.terminate()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130 and "interrupted; nothing half-written was left" in err
+    assert list(out.iterdir()) == []
+
+
+def test_a_part_file_being_written_by_a_live_process_is_left_alone(tmp_path):
+    from hubert_quant.files import remove_stale_parts
+
+    live = tmp_path / f".me.npz.{os.getpid()}-abc123.part"
+    foreign = tmp_path / ".notes.txt.part"  # not one of ours: no pid in the name
+    for path in (live, foreign):
+        path.write_bytes(b"in progress")
+        os.utime(path, (time.time() - 3600,) * 2)
+    assert remove_stale_parts(tmp_path) == []
+    assert live.exists() and foreign.exists()
 
 
 @pytest.mark.parametrize(("device", "message", "advice"), [

