@@ -55,24 +55,27 @@ class Codec:
                 f"EnCodec weights not found at {path}. Download {ENCODEC_URL} (93 MB) to that "
                 "path, or pass --codec PATH to an EnCodec 24 kHz state_dict file."
             )
+        fix = "Download it again (hubert-quant models download \"EnCodec 24 kHz\"), or pass --codec PATH to the " \
+              "encodec package's encodec_24khz-d7cc33bc.th."
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path}: the file is empty (0 bytes), not EnCodec weights. {fix}")
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors."
             ) from e
-        except (RuntimeError, EOFError, OSError, ValueError) as e:
-            raise CheckpointError(f"{path}: not a readable EnCodec checkpoint ({e}).") from e
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as e:
+            reason = " ".join(str(e).split()[:20]) or type(e).__name__
+            raise CheckpointError(f"{path}: not a readable torch checkpoint ({reason}). {fix}") from e
         with warnings.catch_warnings():
             # encodec 0.1.1 uses torch's old weight_norm API; harmless, but noisy.
             warnings.simplefilter("ignore", FutureWarning)
             model = EncodecModel.encodec_model_24khz(pretrained=False)
-        try:
-            model.load_state_dict(state)
-        except (RuntimeError, TypeError, AttributeError) as e:
-            raise CheckpointError(
-                f"{path}: not an EnCodec 24 kHz state_dict ({str(e).splitlines()[0]})."
-            ) from e
+        problem = _state_dict_problem(state, model.state_dict())
+        if problem:
+            raise CheckpointError(f"{path}: not an EnCodec 24 kHz state_dict: {problem}. {fix}")
+        model.load_state_dict(state)
         # encodec has no MPS kernels for some ops; Bark keeps it on the CPU there too.
         return cls(model.to("cpu" if str(device).startswith("mps") else device), **kwargs)
 
@@ -107,3 +110,20 @@ class Codec:
             frames = self.model.encode(samples[None, None])
             codes = torch.cat([code for code, _scale in frames], dim=-1)[0]
         return codes.cpu().numpy().astype(np.int64)
+
+
+def _state_dict_problem(state, wanted: dict) -> str:
+    """What keeps ``state`` from loading into a model whose state_dict is ``wanted`` ("" if nothing)."""
+    if not isinstance(state, dict):
+        return f"it holds a {type(state).__name__}, not a dict of weights"
+    if not state:
+        return "it holds no weights at all"
+    missing = [k for k in wanted if k not in state]
+    unexpected = [k for k in state if k not in wanted]
+    misshapen = [k for k in wanted if k in state and getattr(state[k], "shape", None) != wanted[k].shape]
+    parts = []
+    for label, keys in (("missing", missing), ("not EnCodec's", unexpected), ("of the wrong shape", misshapen)):
+        if keys:
+            parts.append(f"{len(keys)} weight(s) {label} (e.g. {str(keys[0])[:80]})")
+    return "; ".join(parts)
+

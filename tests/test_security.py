@@ -359,3 +359,25 @@ def test_models_list_shows_control_characters_as_question_marks(tmp_path):
     user_catalogue_path().write_text(json.dumps([row]))
     listed = run_cli("models", "list")
     assert listed.returncode == 0 and "\x1b" not in listed.stdout and "evil?[2J?[31mred" in listed.stdout
+
+
+@pytest.mark.parametrize("content", ["empty", "no weights", "wrong keys", "a tensor", "text"])
+def test_a_bad_codec_file_is_named_with_what_is_wrong_and_the_fix(tmp_path, content):
+    import torch
+
+    from hubert_quant.codec import Codec
+    from hubert_quant.errors import CheckpointError
+
+    path = tmp_path / "encodec.th"
+    if content == "empty":
+        path.write_bytes(b"")
+    elif content == "text":
+        path.write_text("hello, not weights")
+    else:
+        torch.save({"no weights": {}, "wrong keys": {"decoder.x": torch.zeros(3)}, "a tensor": torch.zeros(3)}[content],
+                   path)
+    with pytest.raises(CheckpointError) as caught:
+        Codec.load(path)
+    message = str(caught.value)
+    assert str(path) in message and "--codec PATH" in message and "models download" in message
+    assert "()" not in message and "Error(s) in loading" not in message
