@@ -32,10 +32,8 @@ def load_audio(
     import soundfile as sf
 
     path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file.")
+    info = audio_info(path)
     try:
-        info = sf.info(str(path))
         sample_rate = int(info.samplerate)
         first, last = _frame_range(path, info.frames, sample_rate, start, end)
         data = sf.read(str(path), start=first, stop=last, dtype="float32", always_2d=True)[0]
@@ -47,6 +45,25 @@ def load_audio(
             "Use wav, flac, ogg or mp3; convert other formats first, e.g. with ffmpeg."
         ) from e
     return np.ascontiguousarray(data.mean(axis=1), dtype=np.float32), sample_rate
+
+
+def audio_info(path: str | os.PathLike):
+    """soundfile's header of ``path`` (duration, rate, channels), read without decoding the audio.
+
+    Raises :class:`AudioError` when the file is missing or not audio libsndfile can read.
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.is_file():
+        raise AudioError(f"{path}: no such file.")
+    try:
+        return sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
+        raise AudioError(
+            f"{path}: cannot decode this file as audio ({e}). "
+            "Use wav, flac, ogg or mp3; convert other formats first, e.g. with ffmpeg."
+        ) from e
 
 
 def _frame_range(

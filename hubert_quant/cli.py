@@ -6,6 +6,7 @@ Heavy imports (torch, transformers) happen inside the commands, so ``--help`` is
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import sys
 import threading
@@ -120,6 +121,10 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--listen", action="store_true", help="serve on 0.0.0.0: every machine on the network can use it")
     ui.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     ui.add_argument("--speakers-dir", type=Path, default=Path("speakers"), help="where speakers are kept")
+    ui.add_argument("--quantizer", default=None,
+                    help="a quantizer checkpoint file every clone uses (default: the one picked on the page)")
+    ui.add_argument("--hubert", default=None, help="HuBERT: a save_pretrained folder or Hub id")
+    ui.add_argument("--codec", default=None, help="EnCodec 24 kHz state_dict file")
     ui.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
     ui.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted (default 200 MB)")
     ui.add_argument("--allow-remote-model-changes", action="store_true",
@@ -190,11 +195,13 @@ def run_clone(args: argparse.Namespace) -> int:
     failures = 0
     with tqdm(pairs, desc="cloning", unit="file", disable=len(pairs) == 1, file=sys.stderr) as bar:
         for audio, target in bar:
-            note = _length_note(audio, args.start, args.end)
+            seconds = _seconds(audio, args.start, args.end)
+            note = _length_note(audio, seconds, whole=args.start is None and args.end is None)
             if note:
                 tqdm.write(note, file=sys.stderr)
             try:
-                written = clone_file(audio, target, overwrite=args.force, **options)
+                written = clone_file(audio, target, overwrite=args.force,
+                                     stages=stage_bars() if seconds > LONG_SECONDS else None, **options)
             except HubertQuantError as e:
                 if len(pairs) == 1:
                     raise
@@ -210,18 +217,42 @@ def run_clone(args: argparse.Namespace) -> int:
 LONG_SECONDS = 60  # past this, a whole recording is far more than a prompt uses, and slow to clone
 
 
-def _length_note(audio: Path, start: float | None, end: float | None) -> str:
-    """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
-    try:
-        import soundfile as sf
+def _seconds(audio: Path, start: float | None, end: float | None) -> float:
+    """How long the part to clone is, from the file's header (0 if unreadable: the clone says why)."""
+    from .audio import audio_info
+    from .errors import AudioError
 
-        seconds = sf.info(str(audio)).duration
-    except Exception:  # noqa: BLE001 - unreadable files get their own error from the clone itself
-        return ""
-    if start is not None or end is not None or seconds <= LONG_SECONDS:
+    try:
+        duration = audio_info(audio).duration
+    except AudioError:
+        return 0.0
+    first, last = max(0.0, start or 0.0), duration if end is None else min(end, duration)
+    return max(0.0, last - first)
+
+
+def _length_note(audio: Path, seconds: float, *, whole: bool) -> str:
+    """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
+    if not whole or seconds <= LONG_SECONDS:
         return ""
     return (f"note: {audio.name} is {seconds / 60:.1f} minutes long; cloning all of it takes a while, and Bark uses "
             "only the last ~5 s of a prompt (5 to 15 s of clear speech works best). --start/--end pick a part.")
+
+
+def stage_bars():
+    """A ``stages(what, done, total)`` callback that draws one tqdm bar per stage on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(what: str, done: int, total: int) -> None:
+        bar = bars.get(what)
+        if bar is None:
+            bar = bars[what] = tqdm(desc=what, total=total, unit="step", file=sys.stderr, leave=True)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+
+    return update
 
 
 def run_ui(args: argparse.Namespace) -> int:
@@ -231,11 +262,29 @@ def run_ui(args: argparse.Namespace) -> int:
         print("warning: the app will be reachable from other machines; anyone who can reach it can clone "
               "voices and read the speakers folder", file=sys.stderr)
     exposed = args.listen or args.share
+    local = {kind: _local_model(kind, getattr(args, kind)) for kind in ("quantizer", "hubert", "codec")}
     settings = Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device, max_upload_mb=args.max_upload_mb,
-                        manage_models=not exposed or args.allow_remote_model_changes)
+                        manage_models=not exposed or args.allow_remote_model_changes, debug=args.debug, **local)
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
     launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
     return 0
+
+
+def _local_model(kind: str, value: str | None) -> str | None:
+    """An app option's model, checked now rather than at the first clone: a file (a folder for
+    HuBERT), a HuBERT Hub id, or a quantizer's catalogue name."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.exists():
+        return str(path.resolve())
+    if kind == "hubert" and re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not value.startswith("."):
+        return value
+    if kind == "quantizer" and not path.suffix:
+        from .catalogue import find
+
+        return find(value, "quantizer").name
+    raise FileNotFoundError(f"--{kind} {value}: no such {'folder' if kind == 'hubert' else 'file'}")
 
 
 def run_mask(args: argparse.Namespace) -> int:

@@ -3,13 +3,16 @@
     samples --resample 16 kHz--> HuBERT layer 9 --> quantizer --> semantic tokens (S,)
             --resample 24 kHz--> EnCodec 6 kbps ----------------> codes (8, C)
 
-The models come from :mod:`hubert_quant.models`, so repeated calls reuse them.
+The models come from :mod:`hubert_quant.models`, so repeated calls reuse them. The recording
+is checked first (bad input is refused before any model is looked for); then every model is
+found, and all missing ones are named in one message, before any of them loads or runs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -20,6 +23,8 @@ from .errors import AudioError, CheckpointError, explain_out_of_memory
 from .speaker import SpeakerPrompt, make_prompt, save_speaker
 
 AudioInput = str | os.PathLike | np.ndarray
+Stages = Callable[[str, int, int], None]
+"""Called as ``stages(what, done, total)`` as work goes on (e.g. "HuBERT features", 3, 20)."""
 
 
 def clone_voice(
@@ -34,6 +39,7 @@ def clone_voice(
     end: float | None = None,
     progress=None,
     fast: bool = False,
+    stages: Stages | None = None,
 ) -> SpeakerPrompt:
     """Clone the voice in ``audio`` into a Bark speaker prompt.
 
@@ -45,15 +51,23 @@ def clone_voice(
         download (default: tqdm bars on stderr).
     fast: bfloat16 HuBERT and quantizer LSTM: faster on hardware with bfloat16 support, but
         tokens may differ from the exact pipeline (see docs/performance.md).
+    stages: called as ``stages(what, done, total)`` while decoding, for each HuBERT and EnCodec
+        window, and around the quantizer (what a progress bar shows on long recordings).
     """
     from . import __version__
 
+    stages = stages or _quiet
+    stages("decoding", 0, 1)
     samples, rate, source, digest = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
+    stages("decoding", 1, 1)
     quantizer_name, hubert_name = _describe(quantizer, "quantizer"), _describe(hubert, "hubert")
-    quantizer, hubert, codec = load_models(quantizer, hubert, codec, device=device, progress=progress, fast=fast)
+    wanted = wanted_models(quantizer, hubert, codec, with_codec=True)
+    found = find_models(wanted, device=device, progress=progress, fast=fast)
+    quantizer, hubert, codec = load_found(wanted, found, device=device, fast=fast)
     with explain_out_of_memory(f"cloning {source} ({len(samples) / rate:.0f} s)", str(hubert.device)):
-        semantic = semantic_tokens(samples, rate, quantizer, hubert)
-        fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE))
+        semantic = semantic_tokens(samples, rate, quantizer, hubert, stages=stages)
+        fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE),
+                            on_window=lambda done, total: stages("EnCodec", done, total))
     metadata = {
         "tool": f"hubert-quant {__version__}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -95,32 +109,50 @@ def load_models(
 
     Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
     """
-    from . import models
-    from .errors import DownloadError, ModelNotFoundError
+    wanted = wanted_models(quantizer, hubert, codec, with_codec=with_codec)
+    found = find_models(wanted, device=device, progress=progress, fast=fast)
+    return load_found(wanted, found, device=device, fast=fast)
 
-    wanted = {"quantizer": quantizer, "hubert": hubert, "codec": codec if with_codec else False}
+
+def find_models(wanted: dict, *, device: str = "auto", progress=None, fast: bool = False) -> dict:
+    """Each wanted model's file (downloaded if missing), or the model itself if already loaded.
+
+    Raises one :class:`~hubert_quant.errors.ModelNotFoundError` (or ``DownloadError``) naming
+    every model that is missing, not only the first.
+    """
+    from . import models
+
+    return models.gather(model_lookups(wanted, device=device, progress=progress, fast=fast))
+
+
+def model_lookups(wanted: dict, *, device: str = "auto", progress=None, fast: bool = False) -> dict:
+    """kind -> a callable that finds that model's file (see :func:`hubert_quant.models.gather`)."""
+    from . import models
+
     resolvers = {"quantizer": models.resolve_quantizer, "hubert": models.resolve_hubert, "codec": models.resolve_codec}
-    found, missing = {}, []
+    lookups = {}
     for kind, source in wanted.items():
         if source is False or not (source is None or isinstance(source, (str, os.PathLike))):
-            found[kind] = source  # not wanted, or already a loaded model
-            continue
-        try:
-            found[kind] = resolvers[kind](source, progress=progress)
-        except (ModelNotFoundError, DownloadError) as e:
+            lookups[kind] = lambda source=source: source  # not wanted, or already a loaded model
+        else:
             # Files deleted (or a cache moved) while the program runs: what is loaded keeps working.
-            found[kind] = models.remembered(kind, source, device, fast)
-            if found[kind] is None:
-                missing.append(e)
-    if len(missing) == 1:
-        raise missing[0]
-    if missing:  # every missing model in one message, not one per run
-        kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
-        raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
+            lookups[kind] = models.or_remembered(kind, source, device, fast,
+                                                 lambda k=kind, s=source: resolvers[k](s, progress=progress))
+    return lookups
+
+
+def wanted_models(quantizer, hubert, codec, *, with_codec: bool) -> dict:
+    return {"quantizer": quantizer, "hubert": hubert, "codec": codec if with_codec else False}
+
+
+def load_found(wanted: dict, found: dict, *, device: str, fast: bool):
+    from . import models
+
     device = models.resolve_device(device)
     loaders = {"quantizer": lambda p: models.load_quantizer(p, device=device, fast=fast),
                "hubert": lambda p: models.load_hubert(p, device=device, fast=fast),
                "codec": lambda p: models.load_codec(p, device=device)}
+    found = dict(found)
     for kind, value in found.items():
         if isinstance(value, os.PathLike):
             found[kind] = loaders[kind](value)
@@ -134,10 +166,19 @@ def load_models(
     return quantizer, hubert, codec or None
 
 
-def semantic_tokens(samples: np.ndarray, rate: int, quantizer, hubert) -> np.ndarray:
+def semantic_tokens(samples: np.ndarray, rate: int, quantizer, hubert, *, stages: Stages | None = None) -> np.ndarray:
     """Bark semantic tokens of mono ``samples`` (n,) at ``rate``: int64 array (S,), about 50 per second."""
-    features = hubert.features(resample(samples, rate, HUBERT_SAMPLE_RATE))
-    return quantizer.tokens(features).cpu().numpy()
+    stages = stages or _quiet
+    features = hubert.features(resample(samples, rate, HUBERT_SAMPLE_RATE),
+                               on_window=lambda done, total: stages("HuBERT features", done, total))
+    stages("quantizer", 0, 1)
+    tokens = quantizer.tokens(features).cpu().numpy()
+    stages("quantizer", 1, 1)
+    return tokens
+
+
+def _quiet(what: str, done: int, total: int) -> None:
+    pass
 
 
 def _read_input(audio: AudioInput, sample_rate, start, end) -> tuple[np.ndarray, int, str, str]:

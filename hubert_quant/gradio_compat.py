@@ -63,6 +63,14 @@ def frame(rows: list[list], headers: list[str]):
     return pd.DataFrame(rows, columns=headers)
 
 
+def error(message: str, *, sticky: bool = False, traceback: bool = False) -> gr.Error:
+    """A message for the page. ``sticky``: stays until closed (4+; 3.x closes its own way);
+    ``traceback``: also printed in the terminal (a routine refusal is not a crash: off by default)."""
+    if LEGACY:
+        return gr.Error(message)
+    return gr.Error(message, duration=None if sticky else 10, print_exception=traceback)
+
+
 def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, **options):
     """``component.event(fn, inputs, outputs)``, with a concurrency limit where Gradio has one per event."""
     if concurrency_limit is not None and not LEGACY:

@@ -119,10 +119,11 @@ class HubertEncoder:
     def device(self):
         return next(self.model.parameters()).device
 
-    def features(self, samples):
+    def features(self, samples, *, on_window=None):
         """Layer-9 features of mono 16 kHz ``samples``.
 
         samples: Tensor, shape (n_samples,), float32
+        on_window: called as ``on_window(done, total)`` after each window (progress on long input)
         returns: Tensor, shape (n_frames, width), on the model's device
         """
         import torch
@@ -131,16 +132,23 @@ class HubertEncoder:
         if total == 0:
             raise ValueError(f"need at least {self.framing.receptive_field} samples for one HuBERT frame")
         samples = samples.to(self.device, torch.float32)
+        on_window = on_window or (lambda done, total: None)
         if total <= self.window_frames + 2 * self.context_frames:
-            return self._forward(samples)
+            on_window(0, 1)
+            out = self._forward(samples)
+            on_window(1, 1)
+            return out
         out = torch.empty(total, self.width, device=self.device)
         hop, field = self.framing.hop, self.framing.receptive_field
-        for first in range(0, total, self.window_frames):
+        starts = range(0, total, self.window_frames)
+        on_window(0, len(starts))
+        for done, first in enumerate(starts, 1):
             last = min(first + self.window_frames, total)
             lo = max(0, first - self.context_frames)
             hi = min(total, last + self.context_frames)
             window = self._forward(samples[lo * hop : (hi - 1) * hop + field])
             out[first:last] = window[first - lo : last - lo]
+            on_window(done, len(starts))
         return out
 
     def _forward(self, samples):

@@ -84,16 +84,23 @@ def mask_voice(
     speaker: None (random voice), an ``.npz`` path, a Bark preset name, or a prompt.
     returns: float32 samples (m,) at 24 kHz, about as long as the input.
     """
-    from .clone import load_models, read_speech, semantic_tokens
-    from .generate import load_stages, semantic_to_audio
+    from . import models
+    from .clone import load_found, model_lookups, read_speech, semantic_tokens, wanted_models
+    from .generate import load_stages, semantic_to_audio, stage_lookups
 
     options = options or BarkOptions()
     stages = stages or (lambda *_: None)
     samples, rate, _, _ = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
     prompt = resolve_speaker(speaker)
+    # Every model, Bark's included, is known to be here before the first stage starts.
+    wanted = wanted_models(quantizer, hubert, None, with_codec=False)
+    lookups = model_lookups(wanted, device=options.device, progress=progress)
+    bark = stage_lookups(("coarse", "fine", "codec"), options, progress=progress)
+    found = models.gather({**lookups, **bark})
 
     stages("semantic tokens", 1, 1)
-    quantizer, hubert, _ = load_models(quantizer, hubert, device=options.device, progress=progress, with_codec=False)
+    quantizer, hubert, _ = load_found(wanted, {kind: found[kind] for kind in wanted}, device=options.device,
+                                      fast=False)
     semantic = semantic_tokens(samples, rate, quantizer, hubert)
     bounds = split_at_pauses(_token_energy(samples, rate, len(semantic)))
 

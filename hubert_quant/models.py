@@ -290,6 +290,42 @@ def remembered(kind: str, source, device: str, fast: bool):
         return _by_name.get(key)
 
 
+def or_remembered(kind: str, source, device: str, fast: bool, resolve):
+    """``resolve`` wrapped so that a missing file falls back to the model ``source`` gave earlier in
+    this process (files deleted, or a cache moved, while the program runs)."""
+
+    def lookup():
+        try:
+            return resolve()
+        except (ModelNotFoundError, DownloadError):
+            model = remembered(kind, source, device, fast)
+            if model is None:
+                raise
+            return model
+
+    return lookup
+
+
+def gather(lookups: dict):
+    """Run every lookup (a name -> a callable that finds a model); returns name -> what it found.
+
+    Every missing model is named in one error, not one per run: a first run without network
+    learns in one go that the quantizer, HuBERT and EnCodec are all needed.
+    """
+    found, missing = {}, []
+    for name, lookup in lookups.items():
+        try:
+            found[name] = lookup()
+        except (ModelNotFoundError, DownloadError) as e:
+            missing.append(e)
+    if len(missing) == 1:
+        raise missing[0]
+    if missing:
+        kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
+        raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
+    return found
+
+
 def clear_cache() -> None:
     """Forget every loaded model (frees memory once nothing else holds them)."""
     with _lock:

@@ -20,7 +20,7 @@ import numpy as np
 from . import catalogue, library, models
 from . import gradio_compat as compat
 from .cli import CONSENT
-from .errors import HubertQuantError, SpeakerFileError, one_line
+from .errors import DownloadError, HubertQuantError, ModelNotFoundError, SpeakerFileError, one_line
 
 MODES = ("random voice", "a speaker's voice")
 SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
@@ -46,29 +46,51 @@ class Settings:
     # Downloading, removing and adding models changes the machine, not just the app's folders:
     # off when the app is reachable from other machines, unless the owner allows it.
     manage_models: bool = True
+    models_tab: str = "Models"  # where this front end's model manager is, for missing-model messages
+    debug: bool = False  # also print the page's errors with their tracebacks in the terminal
     speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
         if path and Path(path).is_file() and Path(path).stat().st_size > self.max_upload_mb * 1_000_000:
-            raise gr.Error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it to "
+            raise compat.error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it to "
                            "the part you need, or raise the limit: `hubert-quant ui --max-upload-mb N` (in "
                            "audio-webui: its hubert-quant settings).")
 
 
 def readable(fn):
-    """Turn our errors (and bad values) into a message on the page instead of a stack trace."""
+    """Turn our errors (and bad values) into a message on the page instead of a stack trace.
+
+    A missing model gets a message that stays until closed and says where to get it here.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        settings = kwargs.get("settings")
         try:
             return fn(*args, **kwargs)
         except gr.Error:
             raise
+        except (ModelNotFoundError, DownloadError) as e:
+            raise compat.error(_named_by_file(missing_models_message(e, settings), args, kwargs), sticky=True,
+                               traceback=getattr(settings, "debug", False)) from e
         except (HubertQuantError, ValueError, OSError) as e:
-            raise gr.Error(_named_by_file(one_line(e), args, kwargs)) from e
+            raise compat.error(_named_by_file(one_line(e), args, kwargs),
+                               traceback=getattr(settings, "debug", False)) from e
 
     return wrapper
+
+
+def missing_models_message(e: BaseException, settings: Settings | None) -> str:
+    """What the command line says about missing models, plus where this page gets them."""
+    if settings is None or settings.manage_models:
+        tab = settings.models_tab if settings else "Models"
+        where = (f"Get them in the **{tab}** tab (Download), or add a file you have there; or start the app with "
+                 "`--quantizer/--hubert/--codec PATH`.")
+    else:
+        where = ("Models cannot be changed from here: whoever runs the app can fetch them with "
+                 "`hubert-quant models download`.")
+    return f"{one_line(e)} {where}"
 
 
 def _named_by_file(message: str, args, kwargs) -> str:
@@ -122,19 +144,24 @@ def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, pr
     from .clone import clone_voice
 
     if not consent:
-        raise gr.Error("Tick the consent box first: clone only voices whose owners agreed.")
+        raise compat.error("Tick the consent box first: clone only voices whose owners agreed.")
     if not audio:
-        raise gr.Error("Upload or record a recording first.")
+        raise compat.error("Upload or record a recording first.")
     settings.check_upload(audio)
     name = library.safe_name(name or Path(audio).stem)
     target = library.speaker_path(settings.speakers_dir, name)
     if target.exists():
-        raise gr.Error(f"A speaker called {name!r} already exists; pick another name or delete it first.")
+        raise compat.error(f"A speaker called {name!r} already exists; pick another name or delete it first.")
+    if not settings.quantizer and quantizer:
+        try:  # a catalogue name (or language), never a file on the server
+            quantizer = catalogue.find(str(quantizer), "quantizer").name
+        except ModelNotFoundError:
+            raise compat.error("Pick a quantizer from the list.") from None
     progress(0.05, desc="cloning")
     prompt = clone_voice(
         audio, start=float(start or 0) or None, end=float(end or 0) or None, device=settings.device,
         quantizer=settings.quantizer or quantizer, hubert=settings.hubert, codec=settings.codec,
-        progress=_downloads(progress),
+        progress=_downloads(progress), stages=lambda what, done, total: progress((done, total), desc=what),
     )
     path = library.save(settings.speakers_dir, name, prompt, style=settings.speaker_style)
     return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to the speaker library (`{path.parent.name}`)."
@@ -147,7 +174,7 @@ def do_preview(name, text, settings: Settings, progress=PROGRESS):
     from .mask import save_wav, say
 
     if not name:
-        raise gr.Error("Clone a speaker (or pick one) first.")
+        raise compat.error("Clone a speaker (or pick one) first.")
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
     audio = say(text, speaker=library.speaker_path(settings.speakers_dir, name),
                 options=BarkOptions(device=settings.device), progress=_downloads(progress), stages=stages)
@@ -181,9 +208,14 @@ def clone_tab(settings: Settings) -> None:
     hint = gr.Markdown()
     for trigger in (audio.change, start.change, end.change):
         trigger(readable(clip_hint), [audio, start, end], hint)
-    choices = compat.labelled([(quantizer_label(e), e.name) for e in catalogue.entries("quantizer")])
+    choices = [(quantizer_label(e), e.name) for e in catalogue.entries("quantizer")]
+    value = settings.default_quantizer
+    if settings.quantizer:  # started with a quantizer file: clones use it, and the box shows it, fixed
+        value = f"{Path(settings.quantizer).name} (chosen when the app was started)"
+        choices.insert(0, (value, value))
     with gr.Row():
-        quantizer = gr.Dropdown(choices, value=settings.default_quantizer, label="Quantizer (language)")
+        quantizer = gr.Dropdown(compat.labelled(choices), value=value, interactive=not settings.quantizer,
+                                label="Quantizer (language)")
         name = gr.Textbox(label="Speaker name", placeholder="e.g. alice")
     consent = gr.Checkbox(label="The person speaking agreed to have their voice cloned")
     button = gr.Button("Clone", variant="primary")
@@ -211,7 +243,7 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
     from .mask import mask_voice
 
     if not audio:
-        raise gr.Error("Upload or record the recording to mask first.")
+        raise compat.error("Upload or record the recording to mask first.")
     upload = compat.path_of(upload)
     settings.check_upload(audio)
     settings.check_upload(upload)
@@ -234,7 +266,8 @@ def library_or_preset(settings: Settings, name: str | None) -> Path:
         return library.existing(settings.speakers_dir, name)
     preset = bark_preset(str(name or ""))
     if preset is None:
-        raise gr.Error("Pick a speaker from the list, upload a .npz, or type a Bark preset such as v2/en_speaker_6.")
+        raise compat.error("Pick a speaker from the list, upload a .npz, or type a Bark preset such as "
+                           "v2/en_speaker_6.")
     return preset
 
 
@@ -310,7 +343,7 @@ def speakers_tab(settings: Settings) -> None:
     @readable
     def do_delete(name, sure):
         if not sure:
-            raise gr.Error("Tick 'Yes, delete it' to confirm.")
+            raise compat.error("Tick 'Yes, delete it' to confirm.")
         library.delete(settings.speakers_dir, name)
         return refreshed(f"Deleted {name!r}.")
 
@@ -370,7 +403,7 @@ def models_tab(settings: Settings) -> None:
     @readable
     def do_download(model, progress=PROGRESS):
         if not model:
-            raise gr.Error("Pick a model first.")
+            raise compat.error("Pick a model first.")
         path = models.download(model, progress=_downloads(progress))
         return compat.frame(model_rows(), MODEL_COLUMNS), f"{model}: `{path}`"
 

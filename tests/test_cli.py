@@ -66,6 +66,24 @@ def test_a_long_recording_gets_a_word_before_it_is_cloned_whole(tmp_path, model_
     assert part.returncode == 0 and "minutes long" not in part.stderr
 
 
+@pytest.mark.slow
+def test_a_ten_minute_clone_shows_each_stage_progressing(tmp_path, model_args):
+    sf.write(tmp_path / "lecture.wav", speech_like(600.0, 8_000), 8_000)
+    result = run_cli("clone", str(tmp_path / "lecture.wav"), "--out", str(tmp_path / "a.npz"), *model_args)
+    assert result.returncode == 0, result.stderr
+    # tqdm's bars, in the order the work happens: 30 s windows, so 20 of HuBERT's and of EnCodec's.
+    finished = [line.split("\r")[-1] for line in result.stderr.replace("\r", "\n\r").split("\n")]
+    order = [next(i for i, line in enumerate(finished) if line.startswith(stage) and "100%" in line)
+             for stage in ("decoding", "HuBERT features", "quantizer", "EnCodec")]
+    assert order == sorted(order), result.stderr
+    assert any("HuBERT features" in line and "20/20" in line for line in finished)
+    assert any("EnCodec" in line and "20/20" in line for line in finished)
+    assert any("HuBERT features" in line and " 0/20" in line for line in finished)  # seen before it finished
+    short = run_cli("clone", str(tmp_path / "lecture.wav"), "--out", str(tmp_path / "b.npz"), "--end", "10",
+                    *model_args)
+    assert short.returncode == 0 and "HuBERT features" not in short.stderr  # no bars for a short clip
+
+
 def test_one_bad_file_among_many(tmp_path, voice_wav, model_args):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     result = run_cli("clone", str(voice_wav), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "out"),

@@ -163,9 +163,53 @@ def test_without_network_one_clone_names_every_missing_model(tmp_path, voice_wav
                    "HUBERT_QUANT_ENCODEC_URL": "http://127.0.0.1:9/encodec_24khz-d7cc33bc.th"}
     result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--device", "cpu", env=unreachable)
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "3 models are missing" in result.stderr
-    for named in ("Large English", "HuBERT base", "EnCodec 24 kHz", "models download"):
-        assert named in result.stderr, result.stderr
+    every_missing_model_is_named(result.stderr)
+
+
+@pytest.fixture
+def no_network(tmp_path, monkeypatch):
+    """Online mode with empty caches and every server unreachable (not HF_HUB_OFFLINE)."""
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("HUBERT_QUANT_ENCODEC_URL", "http://127.0.0.1:9/encodec_24khz-d7cc33bc.th")
+    models.clear_cache()
+
+
+def every_missing_model_is_named(message: str) -> None:
+    assert "3 models are missing" in message, message
+    for named in ("Large English", "HuBERT base", "EnCodec 24 kHz", "models download", "MB", "--quantizer PATH",
+                  "--hubert FOLDER", "--codec PATH"):
+        assert named in message, (named, message)
+
+
+def test_without_network_the_python_api_names_every_missing_model(no_network, voice_wav):
+    from hubert_quant import clone_voice
+
+    with pytest.raises(DownloadError) as e:
+        clone_voice(voice_wav, device="cpu")
+    every_missing_model_is_named(str(e.value))
+
+
+def test_without_network_the_app_names_every_missing_model_and_its_models_tab(no_network, voice_wav, tmp_path):
+    import gradio as gr
+
+    from hubert_quant import ui
+
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", device="cpu", models_tab="Voice cloning models")
+    with pytest.raises(gr.Error) as e:
+        ui.do_clone(str(voice_wav), 0, 0, "Large English", "me", True, settings=settings,
+                    progress=lambda *a, **k: None)
+    every_missing_model_is_named(str(e.value))
+    assert "**Voice cloning models** tab" in str(e.value) and not (tmp_path / "speakers" / "me.npz").exists()
+    if hasattr(e.value, "duration"):  # Gradio 4+: stays on the page until closed
+        assert e.value.duration is None
+    settings.manage_models = False  # reachable from other machines: no Models tab to send visitors to
+    with pytest.raises(gr.Error, match="whoever runs the app") as e:
+        ui.do_clone(str(voice_wav), 0, 0, "Large English", "me", True, settings=settings,
+                    progress=lambda *a, **k: None)
+    assert "tab" not in str(e.value)
 
 
 def test_private_repo_needs_hf_token(fake_hub, monkeypatch):

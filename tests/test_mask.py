@@ -242,3 +242,19 @@ def test_join_crossfades_without_a_jump():
     joined = mask.join([a, b])
     assert joined.size == 4_800 - 240
     assert np.abs(np.diff(joined)).max() < 0.01  # a 10 ms ramp instead of a step of 1.0
+
+
+def test_missing_bark_models_are_named_before_any_stage_runs(tiny, tmp_path, monkeypatch):
+    from hubert_quant import clone, models
+    from hubert_quant.errors import ModelNotFoundError
+
+    monkeypatch.setattr(models, "bark_dir", lambda: tmp_path / "no-bark-here")
+    monkeypatch.setattr(clone, "semantic_tokens", lambda *a, **k: pytest.fail("HuBERT ran before Bark was checked"))
+    ran = []
+    with pytest.raises(ModelNotFoundError) as e:
+        mask.mask_voice(speech_like(3.0, 16_000), sample_rate=16_000, quantizer=str(tiny / "quantizer-v1.pth"),
+                        hubert=str(tiny / "hubert"), options=BarkOptions(device="cpu"),
+                        stages=lambda *a: ran.append(a))
+    assert ran == []  # no stage started
+    assert "models are missing" in str(e.value)  # every one in one message (EnCodec too, if not cached)
+    assert "Bark coarse" in str(e.value) and "Bark fine" in str(e.value) and "models download" in str(e.value)

@@ -284,7 +284,7 @@ def test_a_valid_quantizer_that_does_not_fit_in_memory_is_not_called_unreadable(
 def test_out_of_memory_in_the_pipeline_is_explained(monkeypatch, tiny_models):
     from hubert_quant.hubert import HubertEncoder
 
-    def oom(self, samples):
+    def oom(self, samples, **options):
         raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
 
     monkeypatch.setattr(HubertEncoder, "features", oom)

@@ -214,3 +214,64 @@ def test_the_over_size_message_says_how_to_raise_the_limit(tmp_path):
     settings = ui.Settings(speakers_dir=tmp_path / "speakers", max_upload_mb=1, outputs_dir=tmp_path / "out")
     with pytest.raises(gr.Error, match="long.wav is larger than the 1 MB upload limit.*--max-upload-mb"):
         settings.check_upload(str(big))
+
+
+@pytest.mark.standalone
+@pytest.mark.browser
+def test_the_app_clones_with_hand_copied_models_given_as_options(tiny, tmp_path, talk):
+    """`hubert-quant ui --quantizer/--hubert/--codec` with files copied by hand (the model caches are
+    empty): the page shows the quantizer, refuses without consent quietly, then clones."""
+    import subprocess
+    import sys
+    import time
+
+    from conftest import free_port
+
+    copied = tmp_path / "copied-by-hand"
+    shutil.copytree(tiny / "hubert", copied / "hubert")
+    for name in ("quantizer-v1.pth", "encodec_24khz.th"):
+        shutil.copy(tiny / name, copied / name)
+    log = tmp_path / "app.log"
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with open(log, "w") as err:
+        app = subprocess.Popen([sys.executable, "-m", "hubert_quant", "ui", "--port", str(port), "--device", "cpu",
+                                "--speakers-dir", str(tmp_path / "speakers"),
+                                "--quantizer", str(copied / "quantizer-v1.pth"), "--hubert", str(copied / "hubert"),
+                                "--codec", str(copied / "encodec_24khz.th")], stderr=err, env=env, cwd=tmp_path)
+    try:
+        deadline = time.time() + 180
+        while "Ctrl+C stops it" not in log.read_text() and time.time() < deadline and app.poll() is None:
+            time.sleep(0.5)
+        assert "Ctrl+C stops it" in log.read_text(), log.read_text()
+        with chromium_page(1280, 1000) as page:
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.get_by_role("tab", name="Clone").click()
+            page.locator("input[type=file]").first.set_input_files(str(talk))
+            page.get_by_label("Speaker name").fill("By hand")
+            assert "quantizer-v1.pth (chosen when the app was started)" in page.content()
+            page.get_by_role("button", name="Clone", exact=True).click()  # no consent yet: refused
+            page.get_by_text("Tick the consent box first").first.wait_for(timeout=60_000)
+            page.get_by_label("The person speaking agreed to have their voice cloned").check()
+            page.get_by_role("button", name="Clone", exact=True).click()
+            page.get_by_text("Saved By hand").wait_for(timeout=240_000)
+        assert (tmp_path / "speakers" / "By hand.npz").is_file()
+        assert "Traceback" not in log.read_text(), log.read_text()  # a routine refusal is not a crash
+    finally:
+        app.terminate()
+        app.wait(timeout=60)
+
+
+@pytest.mark.slow
+def test_a_long_clone_moves_the_page_progress_bar_window_by_window(settings, tmp_path):
+    long = tmp_path / "long.wav"
+    sf.write(long, speech_like(100.0, 8_000), 8_000)
+    seen = []
+    ui.do_clone(str(long), 0, 0, "Large English", "Long", True, settings=settings,
+                progress=lambda value, desc=None, **_: seen.append((desc, value)))
+    hubert = [value for desc, value in seen if desc == "HuBERT features"]
+    encodec = [value for desc, value in seen if desc == "EnCodec"]
+    assert hubert == [(i, 4) for i in range(5)] and encodec == [(i, 4) for i in range(5)]  # 30 s windows
+    order = [next(i for i, (desc, _) in enumerate(seen) if desc == stage)
+             for stage in ("decoding", "HuBERT features", "quantizer", "EnCodec")]
+    assert order == sorted(order)
