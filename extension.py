@@ -18,7 +18,10 @@ if str(HERE) not in sys.path:  # hubert_quant lives next to this file, whatever 
     sys.path.insert(0, str(HERE))
 
 SETTINGS = {
-    "hubert_quant_quantizer": ("Default quantizer (name or language)", str, "Large English"),
+    "hubert_quant_quantizer": ("Default quantizer (name or language), or a .pth file every clone uses", str,
+                               "Large English"),
+    "hubert_quant_hubert": ("HuBERT folder (save_pretrained) copied by hand; empty: the usual download", str, ""),
+    "hubert_quant_codec": ("EnCodec 24 kHz weights file copied by hand; empty: the usual download", str, ""),
     "hubert_quant_device": ("Device: auto, cpu, cuda or mps", str, "auto"),
     "hubert_quant_speaker_folder": ("Sub-folder of data/bark_custom_speakers for cloned speakers", str, ""),
     "hubert_quant_keep_preview": ("Keep each speaker's preview wav next to it", bool, True),
@@ -47,9 +50,15 @@ def ui_settings():
         from hubert_quant.library import safe_name
 
         folder = folder / safe_name(sub)
+    quantizer = str(setting("hubert_quant_quantizer") or "").strip() or SETTINGS["hubert_quant_quantizer"][2]
+    by_hand = Path(quantizer).expanduser().is_file()  # a file: every clone uses it, as `ui --quantizer` does
     return Settings(
         speakers_dir=folder, device=str(setting("hubert_quant_device")),
-        default_quantizer=str(setting("hubert_quant_quantizer")),
+        default_quantizer=SETTINGS["hubert_quant_quantizer"][2] if by_hand else quantizer,
+        quantizer=str(Path(quantizer).expanduser()) if by_hand else None,
+        hubert=str(setting("hubert_quant_hubert") or "").strip() or None,
+        codec=str(setting("hubert_quant_codec") or "").strip() or None,
+        models_tab="Utils > Voice cloning models",
         keep_preview=bool(setting("hubert_quant_keep_preview")),
         max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
         outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
@@ -155,7 +164,8 @@ def on_tts_list():
                 settings.check_upload(audio)
                 speaker = library.safe_name(name or Path(audio).stem)
                 cloned = library.save(settings.speakers_dir, speaker, clone_voice(
-                    audio, device=settings.device, quantizer=settings.default_quantizer))
+                    audio, device=settings.device, quantizer=settings.quantizer or settings.default_quantizer,
+                    hubert=settings.hubert, codec=settings.codec))
             if not speaker:
                 raise ValueError("pick a saved speaker or give a recording to clone")
             from hubert_quant.ui import library_or_preset

@@ -224,3 +224,29 @@ print("manage_models", extension.ui_settings().manage_models)
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"manage_models {allowed}" in result.stdout
+
+
+def test_models_copied_by_hand_are_used_from_the_hosts_settings(host, tiny, tmp_path):
+    """The host's own settings (data/config.json, as its Settings tab saves them) name a quantizer
+    file, a HuBERT folder and an EnCodec file copied by hand; a clone in our tab uses them."""
+    host["stop"]()  # the host's start-up code binds a fixed port: one host process at a time
+    copied = tmp_path / "by-hand"
+    shutil.copytree(tiny / "hubert", copied / "my-hubert")
+    shutil.copy(tiny / "quantizer-v0.pth", copied / "my-quantizer.pth")
+    shutil.copy(tiny / "encodec_24khz.th", copied / "my-encodec.th")
+    config = host["root"] / "data" / "config.json"
+    kept = config.read_text() if config.is_file() else None
+    config.write_text(json.dumps({"hubert_quant_quantizer": str(copied / "my-quantizer.pth"),
+                                  "hubert_quant_hubert": str(copied / "my-hubert"),
+                                  "hubert_quant_codec": str(copied / "my-encodec.th"),
+                                  "hubert_quant_speaker_folder": "by-hand"}))
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, speech_like(3.0, 16_000), 16_000)
+    try:
+        result = host_run(host["root"], host["env"], "clone", str(wav), "Hand made")
+    finally:
+        config.write_text(kept) if kept is not None else config.unlink()
+    assert result["quantizer"] == str(copied / "my-quantizer.pth") and result["codec"] == str(copied / "my-encodec.th")
+    assert result["metadata"]["quantizer"] == "my-quantizer.pth" and result["metadata"]["hubert"] == "my-hubert"
+    assert result["metadata"]["quantizer_version"] == 0  # the v0 file given, not the host's v1 download
+    assert (host["root"] / "data" / "bark_custom_speakers" / "by-hand" / "Hand made.npz").is_file()

@@ -3,6 +3,7 @@
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py install URL
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py installer
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py bark SPEAKER TEXT OUT.wav
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py clone RECORDING NAME
 
 install: the Settings > Extensions > "Install from url" handler (its ``git clone``).
 installer: what the host's installer does for extensions at a start (``em.init_extensions()``,
@@ -10,6 +11,8 @@ then each ``requirements.py`` object's ``install_or_upgrade_if_needed()``); the 
 list is left out because it pip-installs fairseq and audiocraft, which cannot be had here.
 bark: the host's Bark speaker list (``BarkTTS.get_voices()``) and the host's own Bark
 generator (``BarkTTS.get_response`` in "File" mode, as its Text-to-speech tab calls it).
+clone: the extensions activated as ``main.py`` does, the host's settings read from ``data/config.json``, then
+our Clone tab's own handler with the settings our extension makes from them.
 Each prints one JSON line.
 """
 
@@ -63,5 +66,28 @@ def bark(speaker, text, out):
             "prompt_file": prompt_file}
 
 
+def clone(recording, name):
+    import webui.extensionlib.callbacks as cb
+    import webui.extensionlib.extensionmanager as em
+
+    em.init_extensions()  # as prelaunch_checks() does, then main.py's activation and webui.py's init callbacks
+    for state in em.states.values():
+        state.activate()
+    cb.get_manager("webui.init")()
+    from webui.ui.tabs import settings
+
+    settings.load_config()
+    sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
+    import extension
+    from hubert_quant import load_speaker, ui
+
+    chosen = extension.ui_settings()
+    path, status = ui.do_clone(recording, 0, 0, chosen.default_quantizer, name, True, settings=chosen,
+                               progress=lambda *a, **k: None)
+    return {"quantizer": chosen.quantizer, "hubert": chosen.hubert, "codec": chosen.codec, "status": status,
+            "metadata": load_speaker(path).metadata}
+
+
 if __name__ == "__main__":
-    print(json.dumps({"install": install, "installer": installer, "bark": bark}[ACTION](*ARGS), default=str))
+    actions = {"install": install, "installer": installer, "bark": bark, "clone": clone}
+    print(json.dumps(actions[ACTION](*ARGS), default=str))
