@@ -16,6 +16,7 @@ def model_args(tiny):
             "--codec", str(tiny / "encodec_24khz.th"), "--device", "cpu"]
 
 
+@pytest.mark.slow
 def test_console_script_clones_one_file(tmp_path, voice_wav, model_args):
     """The acceptance command, through the installed `hubert-quant` entry point."""
     script = Path(sys.executable).with_name("hubert-quant")
@@ -27,6 +28,7 @@ def test_console_script_clones_one_file(tmp_path, voice_wav, model_args):
     assert load_speaker(tmp_path / "spk.npz").fine.shape[0] == 8
 
 
+@pytest.mark.slow
 def test_several_files_go_to_a_folder(tmp_path, model_args):
     inputs = []
     for i, rate in enumerate((8_000, 48_000)):
@@ -37,6 +39,7 @@ def test_several_files_go_to_a_folder(tmp_path, model_args):
     assert sorted(p.name for p in (tmp_path / "speakers").iterdir()) == ["take0.npz", "take1.npz"]
 
 
+@pytest.mark.slow
 def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, model_args):
     inputs = []
     for i in range(3):
@@ -56,6 +59,7 @@ def test_an_interrupted_batch_is_finished_with_skip_existing(tmp_path, model_arg
     assert both.returncode == 1 and "pick one" in both.stderr
 
 
+@pytest.mark.slow
 def test_a_long_recording_gets_a_word_before_it_is_cloned_whole(tmp_path, model_args):
     sf.write(tmp_path / "podcast.wav", speech_like(70.0, 8_000), 8_000)
     whole = run_cli("clone", str(tmp_path / "podcast.wav"), "--out", str(tmp_path / "a.npz"), *model_args)
@@ -84,6 +88,7 @@ def test_a_ten_minute_clone_shows_each_stage_progressing(tmp_path, model_args):
     assert short.returncode == 0 and "HuBERT features" not in short.stderr  # no bars for a short clip
 
 
+@pytest.mark.slow
 def test_one_bad_file_among_many(tmp_path, voice_wav, model_args):
     (tmp_path / "broken.wav").write_bytes(b"RIFF....WAVEjunk")
     result = run_cli("clone", str(voice_wav), str(tmp_path / "broken.wav"), "--out", str(tmp_path / "out"),
@@ -109,6 +114,7 @@ def test_bad_input_is_one_line_and_exit_1(tmp_path, model_args, make, match):
     assert not (tmp_path / "x.npz").exists()
 
 
+@pytest.mark.slow
 def test_existing_output_needs_force(tmp_path, voice_wav, model_args):
     (tmp_path / "me.npz").write_bytes(b"mine")
     result = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), *model_args)

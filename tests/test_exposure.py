@@ -58,6 +58,7 @@ def rss_mb() -> float:
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmRSS:")) / 1024
 
 
+@pytest.mark.slow
 def test_eight_clients_ten_clones_each_nothing_mixed_up(app, tmp_path):
     url, settings = app
     digests = {}

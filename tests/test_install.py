@@ -14,6 +14,7 @@ def install():
     return module
 
 
+@pytest.mark.slow
 def test_detects_the_working_pair_it_runs_with(install):
     import torch
     import torchaudio
@@ -21,6 +22,7 @@ def test_detects_the_working_pair_it_runs_with(install):
     assert install.working_torch_pair() == (torch.__version__.split("+")[0], torchaudio.__version__.split("+")[0])
 
 
+@pytest.mark.slow
 def test_working_pair_is_left_alone_and_pinned(install, monkeypatch, capsys):
     calls = []
     monkeypatch.setattr(install, "working_torch_pair", lambda: ("2.5.1", "2.5.1"))
@@ -40,6 +42,7 @@ def test_working_pair_is_left_alone_and_pinned(install, monkeypatch, capsys):
     assert "leaving them alone" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_missing_pair_installs_the_pinned_one(install, monkeypatch):
     answers = iter([None, ("2.14.1", "2.11.0")])
     monkeypatch.setattr(install, "working_torch_pair", lambda: next(answers))

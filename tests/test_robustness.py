@@ -77,6 +77,7 @@ def corpus(tmp_path_factory):
     return awkward_files(tmp_path_factory.mktemp("awkward"))
 
 
+@pytest.mark.slow
 def test_every_awkward_file_clones_or_is_explained(corpus, tiny_models):
     for name, path in corpus.items():
         if name in WORKS:
@@ -99,6 +100,7 @@ def test_cli_failures_are_one_line_without_a_traceback(corpus, tiny, tmp_path):
     assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.npz"))
 
 
+@pytest.mark.slow
 def test_a_very_long_file_is_only_read_where_asked(tmp_path, tiny_models):
     path = tmp_path / "podcast.wav"
     with sf.SoundFile(path, "w", samplerate=8_000, channels=1, subtype="PCM_16") as f:
@@ -226,6 +228,7 @@ sys.exit(cli.main(["clone", sys.argv[2], "--out", sys.argv[3], *sys.argv[4:]]))
 """
 
 
+@pytest.mark.slow
 def test_a_terminated_clone_says_so_and_leaves_no_part_file(tmp_path, tiny, voice_wav):
     out = tmp_path / "out"
     models = ["--hubert", str(tiny / "hubert"), "--quantizer", str(tiny / "quantizer-v1.pth"),

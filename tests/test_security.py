@@ -194,6 +194,7 @@ def with_info(source, dest, text: str):
     '{"input_size": 1000000000000, "hidden_size": 16, "output_size": 10000, "version": 0}',
     '{"a": ' + "[" * 3000 + "]" * 3000 + ', "pad": "' + "x" * 2_700_000 + '"}',  # a 2.7 MB JSON bomb
 ])
+@pytest.mark.slow
 def test_a_quantizer_info_declaring_huge_sizes_is_refused_within_bounded_memory(tiny, tmp_path, info):
     path = with_info(tiny / "quantizer-v0.pth", tmp_path / "bomb.pth", info)
     refusal = refused_within_bounded_memory("from hubert_quant.quantizer import Quantizer",
@@ -266,6 +267,7 @@ def test_a_bark_checkpoint_asking_for_a_huge_model_is_refused_before_bark_builds
         pass
 
 
+@pytest.mark.slow
 def test_a_bark_checkpoint_asking_for_a_huge_model_costs_bounded_memory(tiny, tmp_path):
     import torch
 

@@ -92,6 +92,7 @@ def bark_installed(tiny, tmp_path, monkeypatch):
     shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
 
 
+@pytest.mark.slow
 def test_mask_event_writes_a_wav_in_the_outputs_folder(settings, talk, bark_installed):
     path, status = ui.do_clone(str(talk), 0, 0, "Large English", "Alice", True, settings=settings,
                                progress=no_progress)
