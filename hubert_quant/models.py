@@ -122,8 +122,22 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
 
 def _missing(error: Exception, entry: ModelEntry, reason: str) -> Exception:
     """``error``, carrying what :func:`gather` needs to name several missing models in one message."""
-    error.missing_entry, error.missing_reason = entry, reason
+    error.missing_entry, error.missing_entries, error.missing_reason = entry, [entry], reason
     return error
+
+
+def missing_summary(error: BaseException) -> str | None:
+    """A missing-model error in a few words, without the server's folders (for a web page):
+    "3 models are missing (HF_HUB_OFFLINE is set): quantizer 'Large English' (about 210 MB), ...".
+    None for errors that do not say which catalogue models are missing."""
+    entries = getattr(error, "missing_entries", None)
+    if not entries:
+        return None
+    listed = ", ".join(f"{e.kind} '{e.name}'" + (f" (about {_mb(e.size)})" if e.size else "") for e in entries)
+    reason = error.missing_reason.split(" (")[0]  # "they could not be downloaded", not where from
+    count = f"{len(entries)} models are missing" if len(entries) > 1 else "A model is missing"
+    names = " ".join(_quoted(e.name) for e in entries)
+    return f"{count} ({reason}): {listed}. On the server: hubert-quant models download {names}."
 
 
 def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
@@ -358,7 +372,10 @@ def gather(lookups: dict):
     if missing:
         kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
         if all(hasattr(e, "missing_entry") for e in missing):
-            raise kind(_several_missing(missing))
+            error = kind(_several_missing(missing))
+            error.missing_entries = [e.missing_entry for e in missing]
+            error.missing_reason = missing[0].missing_reason
+            raise error
         raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
     return found
 

@@ -82,15 +82,17 @@ def readable(fn):
 
 
 def missing_models_message(e: BaseException, settings: Settings | None) -> str:
-    """What the command line says about missing models, plus where this page gets them."""
+    """Which models are missing, their sizes and where this page gets them (no server folders:
+    the command line's message names those)."""
+    what = models.missing_summary(e) or one_line(e)
     if settings is None or settings.manage_models:
         tab = settings.models_tab if settings else "Models"
-        where = (f"Get them in the **{tab}** tab (Download), or add a file you have there; or start the app with "
-                 "`--quantizer/--hubert/--codec PATH`.")
+        where = (f"Get them in the {tab} tab (Download), or add a quantizer file you have there; files copied by "
+                 "hand also work with hubert-quant models import NAME PATH, or by starting the app with "
+                 "--quantizer/--hubert/--codec PATH.")
     else:
-        where = ("Models cannot be changed from here: whoever runs the app can fetch them with "
-                 "`hubert-quant models download`.")
-    return f"{one_line(e)} {where}"
+        where = "Models cannot be changed from this page: ask whoever runs the app to fetch them."
+    return f"{what} {where}"
 
 
 def _named_by_file(message: str, args, kwargs) -> str:
