@@ -5,6 +5,13 @@ embedding output), computed on raw 16 kHz samples without normalisation, as the 
 fairseq ``output_layer=9`` pipeline does. Layers after the 9th cannot change that output,
 so they are dropped at load time.
 
+Start-up: importing transformers' model code takes seconds, more than a 10 s clone. So the
+first time a HuBERT folder is loaded (exact mode), its truncated model is also traced into a
+TorchScript copy with transformers' own operations, checked to give bit-identical features on
+inputs of other lengths, and kept in ``~/.cache/hubert-quant/traced/``; later processes load
+that copy with torch alone. A copy that is missing, stale, not the user's own or unreadable is
+simply not used (``HUBERT_QUANT_TRACE=0`` turns the copies off).
+
 Long recordings run in overlapping windows: attention memory grows with the square of the
 length (a 10-minute file in one pass needs tens of GB), so each window keeps
 ``window_seconds`` of frames and sees ``context_seconds`` more on either side. Windows
@@ -14,9 +21,14 @@ file, and inputs up to ``window_seconds + 2 * context_seconds`` run in a single 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
 
 from .audio import HUBERT_SAMPLE_RATE
 from .errors import CheckpointError, ModelNotFoundError
@@ -58,8 +70,9 @@ class HubertEncoder:
         window_seconds: float = 30.0,
         context_seconds: float = 2.0,
         fast: bool = False,
+        config=None,
     ):
-        config = model.config
+        config = config or model.config
         if config.num_hidden_layers < layer:
             raise CheckpointError(
                 f"HuBERT model has {config.num_hidden_layers} transformer layers; "
@@ -71,7 +84,7 @@ class HubertEncoder:
         # With pre-norm ("stable layer norm") models the encoder normalises after its
         # last layer, so truncation would change layer 9's output: keep all layers there.
         self._truncated = not config.do_stable_layer_norm
-        if self._truncated:
+        if self._truncated and not _is_traced(model):  # a traced copy was truncated before tracing
             model.encoder.layers = model.encoder.layers[:layer]
         self.model = model.eval()
         self.fast = fast  # bfloat16 autocast: faster where the hardware has it, features differ slightly
@@ -80,8 +93,23 @@ class HubertEncoder:
         self.context_frames = max(0, math.ceil(context_seconds * frame_rate))
 
     @classmethod
-    def load(cls, source: str | os.PathLike, *, device: str = "cpu", **kwargs) -> HubertEncoder:
-        """Load from a ``save_pretrained`` folder (find or download one with :mod:`hubert_quant.models`)."""
+    def load(cls, source: str | os.PathLike, *, device: str = "cpu", fast: bool = False, **kwargs) -> HubertEncoder:
+        """Load from a ``save_pretrained`` folder (find or download one with :mod:`hubert_quant.models`).
+
+        In exact mode the fast-start copy is used when there is one (see the module's docstring),
+        and made when there is not.
+        """
+        copy = None if fast else TracedCopy.of(source, device)
+        if copy is not None and (traced := copy.load()) is not None:
+            return cls(traced, config=copy.config, **kwargs)
+        encoder = cls(cls._load_transformers(source).to(device), fast=fast, **kwargs)
+        if copy is not None and encoder._truncated:
+            copy.save(encoder)
+        return encoder
+
+    @staticmethod
+    def _load_transformers(source):
+        """transformers' ``HubertModel`` from ``source``, with our errors."""
         import pickle
 
         from safetensors import SafetensorError
@@ -113,7 +141,7 @@ class HubertEncoder:
         finally:
             hf_logging.set_verbosity(verbosity)
             hf_logging.enable_progress_bar()
-        return cls(model.to(device), **kwargs)
+        return model
 
     @property
     def device(self):
@@ -157,9 +185,106 @@ class HubertEncoder:
 
         kind = samples.device.type if samples.device.type in ("cpu", "cuda") else "cpu"
         with torch.inference_mode(), torch.autocast(kind, dtype=torch.bfloat16, enabled=self.fast):
-            if self._truncated:
-                return self.model(samples[None]).last_hidden_state[0].float()
+            if self._truncated:  # a traced copy returns a dict; transformers' output is one too
+                return self.model(samples[None])["last_hidden_state"][0].float()
             return self.model(samples[None], output_hidden_states=True).hidden_states[self.layer][0].float()
+
+
+class TracedCopy:
+    """The fast-start copy of one HuBERT folder on one device: a TorchScript file and its stamp."""
+
+    VERSION = 1  # bump when what is traced changes
+
+    def __init__(self, folder: Path, device: str, config: SimpleNamespace, stamp: dict):
+        self.folder, self.device, self.config, self.stamp = folder, device, config, stamp
+        name = hashlib.sha256(f"{folder.resolve()}|{device}".encode()).hexdigest()[:24]
+        self.path = traced_dir() / f"{name}.ts"
+        self.stamp_path = self.path.with_suffix(".json")
+
+    @classmethod
+    def of(cls, source: str | os.PathLike, device: str) -> TracedCopy | None:
+        """The copy for ``source`` on ``device``, or None where copies are not made."""
+        folder = Path(source)
+        weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), None)
+        off = os.environ.get("HUBERT_QUANT_TRACE", "1") == "0"
+        if off or weights is None or not (folder / "config.json").is_file():
+            return None
+        config_text = (folder / "config.json").read_text(encoding="utf-8", errors="replace")
+        try:
+            config = _config(json.loads(config_text))
+        except (ValueError, TypeError, AttributeError):
+            return None  # transformers' loader says what is wrong with it
+        if config.do_stable_layer_norm:
+            return None
+        import torch
+
+        blob = weights.resolve()  # in the Hugging Face cache: a blob named by its hash
+        info = blob.stat()
+        stamp = {"version": cls.VERSION, "torch": torch.__version__, "device": device, "weights": str(blob),
+                 "size": info.st_size, "mtime_ns": info.st_mtime_ns, "inode": info.st_ino,
+                 "config": hashlib.sha256(config_text.encode()).hexdigest()}
+        return cls(folder, device, config, stamp)
+
+    def load(self):
+        """The traced model, or None (no copy, a stale one, or one not safely the user's own)."""
+        try:
+            if json.loads(self.stamp_path.read_text()) != self.stamp or not _private(self.path):
+                return None
+            import torch
+
+            return torch.jit.load(str(self.path), map_location=self.device).eval()
+        except Exception:  # noqa: BLE001 - any problem with a copy means: load the usual way
+            return None
+
+    def save(self, encoder: HubertEncoder) -> bool:
+        """Trace ``encoder``'s model, keep it only if it gives bit-identical features; True if kept."""
+        import warnings
+
+        import torch
+
+        from .files import atomic_write, atomic_write_bytes
+
+        try:
+            generator = torch.Generator().manual_seed(0)
+            example, *checks = (torch.randn(1, n, generator=generator).to(encoder.device)
+                                for n in (80 + 320 * 150, 21_937, 47_313))
+            with torch.inference_mode(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+                traced = torch.jit.trace(encoder.model, example, check_trace=False, strict=False)
+                if not all(torch.equal(traced(x)["last_hidden_state"], encoder.model(x).last_hidden_state)
+                           for x in checks):
+                    return False
+            traced_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+            atomic_write(self.path, lambda f: torch.jit.save(traced, f), overwrite=True)
+            atomic_write_bytes(self.stamp_path, json.dumps(self.stamp).encode(), overwrite=True)
+            return True
+        except Exception as e:  # noqa: BLE001 - a copy is an optimisation: never a reason to fail a clone
+            print(f"note: no fast-start copy of HuBERT was kept ({type(e).__name__}: {e})", file=sys.stderr)
+            return False
+
+
+def traced_dir() -> Path:
+    """Where fast-start copies of HuBERT are kept: ``$XDG_CACHE_HOME/hubert-quant/traced``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hubert-quant" / "traced"
+
+
+def _private(path: Path) -> bool:
+    """A TorchScript file holds a program: load only one that is this user's and nobody else can change."""
+    info = path.stat()
+    owner_ok = not hasattr(os, "getuid") or info.st_uid == os.getuid()
+    folder = path.parent.stat()
+    return owner_ok and not (info.st_mode & 0o022) and not (folder.st_mode & 0o022)
+
+
+def _config(values: dict) -> SimpleNamespace:
+    """What HubertEncoder reads of a HuBERT ``config.json``, with transformers' defaults."""
+    defaults = {"conv_kernel": [10, 3, 3, 3, 3, 2, 2], "conv_stride": [5, 2, 2, 2, 2, 2, 2], "hidden_size": 768,
+                "num_hidden_layers": 12, "do_stable_layer_norm": False}
+    return SimpleNamespace(**{key: values.get(key, default) for key, default in defaults.items()})
+
+
+def _is_traced(model) -> bool:
+    return type(model).__module__.startswith("torch.jit")
 
 
 def _first_line(e: BaseException) -> str:

@@ -29,7 +29,7 @@ def test_features_are_hidden_state_9(tiny, full_model, seconds):
 
 
 def test_only_nine_layers_are_run(tiny):
-    assert len(HubertEncoder.load(tiny / "hubert").model.encoder.layers) == 9
+    assert len(list(HubertEncoder.load(tiny / "hubert").model.encoder.layers.children())) == 9
 
 
 def test_framing_matches_hubert_base_front_end(full_model):
@@ -92,3 +92,77 @@ def test_truncated_safetensors_is_a_clear_error(tiny, tmp_path):
     (tmp_path / "h" / "model.safetensors").write_bytes(data[:5000])
     with pytest.raises(CheckpointError, match="could not be loaded.*download it again"):
         HubertEncoder.load(tmp_path / "h")
+
+
+# ---- the fast-start copy ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    from hubert_quant.hubert import traced_dir
+
+    return traced_dir()
+
+
+def test_the_first_load_keeps_a_traced_copy_that_gives_identical_features(tiny, full_model, own_cache):
+    first = HubertEncoder.load(tiny / "hubert")
+    assert type(first.model).__name__ == "HubertModel" and len(list(own_cache.glob("*.ts"))) == 1
+    again = HubertEncoder.load(tiny / "hubert")
+    assert type(again.model).__module__.startswith("torch.jit")  # the copy, not transformers
+    for seconds in (0.05, 1.0, 2.37, 13.1, 40.0):  # 40 s: windows, with short ones at the end
+        samples = torch.from_numpy(speech_like(seconds, 16_000, seed=int(seconds * 10)))
+        assert torch.equal(again.features(samples), first.features(samples)), seconds
+        if seconds < 30:
+            assert torch.equal(again.features(samples), reference_features(full_model, samples))
+
+
+def test_a_copy_that_is_stale_writable_by_others_or_damaged_is_not_used(tiny, tmp_path, own_cache):
+    import json
+    import os
+    import shutil
+
+    folder = tmp_path / "hubert"
+    shutil.copytree(tiny / "hubert", folder)
+    HubertEncoder.load(folder)
+    [copy] = own_cache.glob("*.ts")
+    os.chmod(copy, 0o666)  # anyone could have changed it
+    assert type(HubertEncoder.load(folder).model).__name__ == "HubertModel"
+    os.chmod(copy, 0o644)
+    assert type(HubertEncoder.load(folder).model).__module__.startswith("torch.jit")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-4}))  # the model changed
+    assert type(HubertEncoder.load(folder).model).__name__ == "HubertModel"  # stale: made again
+    copy.write_bytes(b"PK\x03\x04 not a TorchScript archive")
+    assert type(HubertEncoder.load(folder).model).__name__ == "HubertModel"  # damaged: the usual way
+
+
+ONE_SHOT = r"""
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from hubert_quant import clone_voice
+prompt = clone_voice(sys.argv[2], hubert=sys.argv[3], quantizer=sys.argv[4], codec=sys.argv[5], device="cpu")
+# transformers' model code (seconds to import); torch 2.1's onnx helpers import the light top package itself.
+print(json.dumps({"transformers": "transformers.modeling_utils" in sys.modules, "semantic": prompt.semantic.tolist()}))
+"""
+
+
+@pytest.mark.slow
+def test_a_later_process_clones_without_importing_transformers_and_gives_the_same_tokens(tiny, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    import soundfile as sf
+    from conftest import ROOT
+
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, speech_like(4.0, 22_050), 22_050)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    args = [sys.executable, "-c", ONE_SHOT, str(ROOT), str(wav), str(tiny / "hubert"), str(tiny / "quantizer-v1.pth"),
+            str(tiny / "encodec_24khz.th")]
+    runs = [json.loads(subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout)
+            for _ in range(2)]
+    assert runs[0]["transformers"] and not runs[1]["transformers"]
+    assert runs[0]["semantic"] == runs[1]["semantic"]
