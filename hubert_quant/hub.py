@@ -21,6 +21,7 @@ named by their hash, so they can be re-checked at any time.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import time
@@ -218,8 +219,13 @@ def file_digest(path: Path, kind: str) -> str:
     return digest.hexdigest()
 
 
-def check_cached(path: Path) -> bool | None:
-    """Whether a cached Hub file still matches the hash its blob is named by (None: cannot tell)."""
+def check_cached(path: Path, *, trust_verified: bool = False) -> bool | None:
+    """Whether a cached Hub file still matches the hash its blob is named by (None: cannot tell).
+
+    trust_verified: skip hashing a blob this user's earlier runs found intact and that has not
+    changed since (same size, modification time and inode): hashing 600 MB takes most of a
+    second, which every one-shot clone would pay. ``models verify`` always hashes.
+    """
     if not path.is_symlink():
         return None
     blob = path.resolve()
@@ -228,10 +234,40 @@ def check_cached(path: Path) -> bool | None:
         return None
     stat = blob.stat()
     key = (str(blob), stat.st_size, stat.st_mtime_ns)
-    if key not in _checked:  # hashing 600 MB takes most of a second: once per process is enough
+    if trust_verified and key not in _checked and _verified().get(str(blob)) == [stat.st_size, stat.st_mtime_ns,
+                                                                                  stat.st_ino]:
+        _checked[key] = True
+    if key not in _checked:
         kind, want = expected.split(":", 1)
         _checked[key] = file_digest(blob, kind) == want
+        if _checked[key]:
+            _remember_verified(blob, stat)
     return _checked[key]
+
+
+def own_cache_dir() -> Path:
+    """hubert-quant's own cache (fast-start copies, verification records): ``$XDG_CACHE_HOME/hubert-quant``."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hubert-quant"
+
+
+def _verified() -> dict:
+    try:
+        record = json.loads((own_cache_dir() / "verified.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _remember_verified(blob: Path, stat: os.stat_result) -> None:
+    from .files import atomic_write_bytes
+
+    record = {k: v for k, v in _verified().items() if Path(k).is_file()}  # forget deleted blobs
+    record[str(blob)] = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
+    try:
+        own_cache_dir().mkdir(parents=True, exist_ok=True, mode=0o700)
+        atomic_write_bytes(own_cache_dir() / "verified.json", json.dumps(record).encode(), overwrite=True)
+    except OSError:
+        pass  # only a record: the next run hashes again
 
 
 _checked: dict[tuple, bool] = {}

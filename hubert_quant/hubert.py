@@ -265,7 +265,9 @@ class TracedCopy:
 
 def traced_dir() -> Path:
     """Where fast-start copies of HuBERT are kept: ``$XDG_CACHE_HOME/hubert-quant/traced``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hubert-quant" / "traced"
+    from .hub import own_cache_dir
+
+    return own_cache_dir() / "traced"
 
 
 def _private(path: Path) -> bool:

@@ -191,7 +191,7 @@ def _cache_ok(entry: ModelEntry) -> bool:
         return True
     for names in entry.files:
         path = _cached_choice(entry.repo, names)
-        if path is not None and hub.check_cached(path) is False:
+        if path is not None and hub.check_cached(path, trust_verified=True) is False:
             hub.remove_hub_file(entry.repo, path.name)
             if hub.is_offline():
                 raise IntegrityError(

@@ -107,6 +107,25 @@ def test_damaged_cached_file_is_detected_and_fetched_again(fake_hub, tiny, capsy
     assert any(p.startswith("/cdn/") for p in fake_hub.paths("GET"))
 
 
+def test_a_blob_found_intact_is_not_hashed_again_until_it_changes(fake_hub, tmp_path, monkeypatch):
+    import os
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "own-cache"))
+    path = models.download("German")
+    models.resolve_quantizer("German")  # hashed once and recorded
+    hub._checked.clear()  # as in a new process
+    with monkeypatch.context() as patched:
+        patched.setattr(hub, "file_digest", lambda *a: pytest.fail("an unchanged, verified blob was hashed again"))
+        assert models.resolve_quantizer("German") == path
+    hub._checked.clear()
+    blob = path.resolve()
+    blob.write_bytes(b"z" * blob.stat().st_size)  # changed since: same size, a later modification time
+    os.utime(blob, ns=(blob.stat().st_atime_ns, blob.stat().st_mtime_ns + 10**9))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(IntegrityError, match="did not match its hash"):
+        models.resolve_quantizer("German")
+
+
 def test_damaged_cached_file_offline_is_refused_and_removed(fake_hub, monkeypatch):
     path = models.download("German")
     path.resolve().write_bytes(b"x" * path.stat().st_size)
