@@ -187,10 +187,12 @@ class Quantizer(nn.Module):
             raise CheckpointError(f"{path}: not a readable torch checkpoint ({e}). Download it again.") from e
         # The sizes come from the file: check the weights against a model without storage ("meta")
         # first, so a small file declaring huge sizes never gets the memory they would take.
+        # The same storage-less model then takes the file's tensors as they are: no random
+        # initialisation of weights that are replaced at once (half a second at full size).
         with torch.device("meta"):
-            _check_state_dict(path, state, cls(config, fast=fast))
-        model = cls(config, fast=fast)
-        model.load_state_dict(state)
+            model = cls(config, fast=fast)
+        _check_state_dict(path, state, model)
+        model.load_state_dict(state, assign=True)
         return model.eval().to(device)
 
 
