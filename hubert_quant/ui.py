@@ -53,9 +53,9 @@ class Settings:
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
         if path and Path(path).is_file() and Path(path).stat().st_size > self.max_upload_mb * 1_000_000:
-            raise compat.error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it to "
-                           "the part you need, or raise the limit: `hubert-quant ui --max-upload-mb N` (in "
-                           "audio-webui: its hubert-quant settings).")
+            raise compat.error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it "
+                               "to the part you need, or raise the limit: `hubert-quant ui --max-upload-mb N` (in "
+                               "audio-webui: its hubert-quant settings).")
 
 
 def readable(fn):
