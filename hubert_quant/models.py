@@ -117,12 +117,13 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
         return _download(entry, progress or tqdm_progress())
     except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too
         missing = DownloadError(f"{e}. {_offline_message(entry, 'it could not be downloaded')}")
-        raise _missing(missing, entry, f"they could not be downloaded ({str(e).rstrip('.')})") from e
+        raise _missing(missing, entry, "they could not be downloaded", str(e).rstrip(".")) from e
 
 
-def _missing(error: Exception, entry: ModelEntry, reason: str) -> Exception:
-    """``error``, carrying what :func:`gather` needs to name several missing models in one message."""
-    error.missing_entry, error.missing_entries, error.missing_reason = entry, [entry], reason
+def _missing(error: Exception, entry: ModelEntry, reason: str, detail: str = "") -> Exception:
+    """``error``, carrying what :func:`gather` needs to name several missing models in one message:
+    the entries, why in a few words ("HF_HUB_OFFLINE is set"), and what failed (a server's error)."""
+    error.missing_entries, error.missing_reason, error.missing_detail = [entry], reason, detail
     return error
 
 
@@ -134,10 +135,9 @@ def missing_summary(error: BaseException) -> str | None:
     if not entries:
         return None
     listed = ", ".join(f"{e.kind} '{e.name}'" + (f" (about {_mb(e.size)})" if e.size else "") for e in entries)
-    reason = error.missing_reason.split(" (")[0]  # "they could not be downloaded", not where from
     count = f"{len(entries)} models are missing" if len(entries) > 1 else "A model is missing"
     names = " ".join(_quoted(e.name) for e in entries)
-    return f"{count} ({reason}): {listed}. On the server: hubert-quant models download {names}."
+    return f"{count} ({error.missing_reason}): {listed}. On the server: hubert-quant models download {names}."
 
 
 def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
@@ -216,8 +216,8 @@ def _offline_message(entry: ModelEntry, reason: str = "HF_HUB_OFFLINE is set") -
 
 def _several_missing(errors: list[Exception]) -> str:
     """One message for several missing models: what they are, why, and every way to get them."""
-    entries = [e.missing_entry for e in errors]
-    reason = errors[0].missing_reason
+    entries = [entry for e in errors for entry in e.missing_entries]
+    reason = errors[0].missing_reason + (f" ({errors[0].missing_detail})" if errors[0].missing_detail else "")
     names = " ".join(_quoted(e.name) for e in entries)
     each = "; ".join(
         f"{e.kind} {e.name!r}{f' (about {_mb(e.size)})' if e.size else ''}: {_import_command(e)}, "
@@ -371,10 +371,10 @@ def gather(lookups: dict):
         raise missing[0]
     if missing:
         kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
-        if all(hasattr(e, "missing_entry") for e in missing):
+        if all(hasattr(e, "missing_entries") for e in missing):
             error = kind(_several_missing(missing))
-            error.missing_entries = [e.missing_entry for e in missing]
-            error.missing_reason = missing[0].missing_reason
+            error.missing_entries = [entry for e in missing for entry in e.missing_entries]
+            error.missing_reason, error.missing_detail = missing[0].missing_reason, missing[0].missing_detail
             raise error
         raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
     return found
@@ -510,16 +510,9 @@ def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: boo
         check_pickle(source)
         check_model_size(source)
         target = bark_dir() / entry.files[0]
-    from .files import atomic_write
+    from .files import atomic_copy
 
-    with open(source, "rb") as f:
-        return atomic_write(target, lambda out: _copy(f, out), overwrite=True)
-
-
-def _copy(source, out) -> None:
-    import shutil
-
-    shutil.copyfileobj(source, out, 1 << 20)
+    return atomic_copy(source, target, overwrite=True)
 
 
 def remove(name: str) -> list[Path]:
