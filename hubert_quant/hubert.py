@@ -230,9 +230,13 @@ class TracedCopy:
         try:
             if json.loads(self.stamp_path.read_text()) != self.stamp or not _private(self.path):
                 return None
+            import warnings
+
             import torch
 
-            return torch.jit.load(str(self.path), map_location=self.device).eval()
+            with warnings.catch_warnings():  # torch 2.9+ calls jit.load deprecated; every CLI clone showed it
+                warnings.simplefilter("ignore", FutureWarning)
+                return torch.jit.load(str(self.path), map_location=self.device).eval()
         except Exception:  # noqa: BLE001 - any problem with a copy means: load the usual way
             return None
 
