@@ -13,7 +13,7 @@ import importlib
 import importlib.util
 
 # module -> the name pip installs it by; only packages the host does not pin.
-PACKAGES = {"soundfile": "soundfile", "tqdm": "tqdm", "encodec": "encodec"}
+PACKAGES = {"soundfile": "soundfile", "tqdm": "tqdm", "encodec": "encodec", "silero_vad": "silero-vad"}
 
 
 def missing() -> list[str]:

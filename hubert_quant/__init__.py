@@ -19,6 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "clone_voice": "clone",
     "clone_file": "clone",
+    "clone_speaker": "clone",
     "SpeakerPrompt": "speaker",
     "load_speaker": "speaker",
     "save_speaker": "speaker",
@@ -41,7 +42,7 @@ _EXPORTS = {
 
 __all__ = [
     "__version__",
-    "clone_voice", "clone_file",
+    "clone_voice", "clone_file", "clone_speaker",
     "SpeakerPrompt", "load_speaker", "save_speaker", "make_prompt",
     "load_audio", "load_quantizer", "load_hubert", "load_codec",
     "mask_voice", "say", "save_wav", "BarkOptions",
@@ -51,7 +52,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .audio import load_audio
-    from .clone import clone_file, clone_voice
+    from .clone import clone_file, clone_speaker, clone_voice
     from .errors import (
         AudioError,
         CheckpointError,

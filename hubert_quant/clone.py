@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -37,6 +38,7 @@ def clone_voice(
     device: str = "auto",
     start: float | None = None,
     end: float | None = None,
+    segment: Literal["auto"] | None = None,
     progress=None,
     fast: bool = False,
     stages: Stages | None = None,
@@ -47,34 +49,123 @@ def clone_voice(
     quantizer / hubert / codec: a name or path (see :mod:`hubert_quant.models`; ``None``
         means the default model), or an already loaded model.
     start / end: seconds; clone only that part of the recording.
+    segment: ``"auto"`` clones only the best 5-15 s of speech in it (inside start/end), found
+        by :func:`hubert_quant.segment.best_segment`; the metadata says which part and why.
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
-    fast: bfloat16 HuBERT and quantizer LSTM: faster on hardware with bfloat16 support, but
+    fast: bfloat16 HuBERT and quantizer: faster on hardware with bfloat16 support, but
         tokens may differ from the exact pipeline (see docs/performance.md).
     stages: called as ``stages(what, done, total)`` while decoding, for each HuBERT and EnCodec
         window, and around the quantizer (what a progress bar shows on long recordings).
     """
-    from . import __version__
-
+    if segment not in (None, "auto"):
+        raise ValueError(f"segment must be 'auto' or None, not {segment!r}")
     stages = stages or _quiet
     stages("decoding", 0, 1)
     samples, rate, source, digest = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
     stages("decoding", 1, 1)
-    quantizer_name, hubert_name = _describe(quantizer, "quantizer"), _describe(hubert, "hubert")
     wanted = wanted_models(quantizer, hubert, codec, with_codec=True)
     found = find_models(wanted, device=device, progress=progress, fast=fast)
+    metadata = {"source": source, "source_sha256": digest, "start": start, "end": end}
+    if segment == "auto":
+        picked = find_segment(samples, rate, stages=stages)
+        samples = cut(samples, rate, picked)
+        offset = start or 0.0
+        metadata.update(start=round(offset + picked.start, 3), end=round(offset + picked.end, 3),
+                        segment={"picked": "auto", **picked.as_metadata()})
+    return _clone(samples, rate, metadata, wanted, found, device=device, fast=fast, stages=stages)
+
+
+def clone_speaker(
+    clips: Sequence[str | os.PathLike],
+    *,
+    ranges: Sequence[tuple[float | None, float | None] | None] | None = None,
+    quantizer=None,
+    hubert=None,
+    codec=None,
+    device: str = "auto",
+    progress=None,
+    fast: bool = False,
+    stages: Stages | None = None,
+) -> SpeakerPrompt:
+    """One speaker prompt from several recordings of the same person.
+
+    Each clip gives its best part (:func:`hubert_quant.segment.best_segment`, sized so that all
+    fit one prompt), or the ``(start, end)`` given for it in ``ranges`` (None: pick it). The parts
+    are joined with short pauses, weakest first and best last (Bark continues from the end), at
+    most 15 s in all: with many clips the weakest are left out. The metadata names every part's
+    source, range and place in the prompt, and any clip left out.
+    """
+    from . import segment as seg
+
+    if not clips:
+        raise ValueError("give at least one recording")
+    ranges = list(ranges) if ranges is not None else [None] * len(clips)
+    if len(ranges) != len(clips):
+        raise ValueError(f"{len(clips)} clips but {len(ranges)} ranges")
+    stages = stages or _quiet
+    read = []
+    for k, (clip, chosen) in enumerate(zip(clips, ranges, strict=True)):
+        stages("decoding", k, len(clips))
+        first, last = chosen or (None, None)
+        read.append(read_speech(clip, start=first, end=last))
+    stages("decoding", len(clips), len(clips))
+    wanted = wanted_models(quantizer, hubert, codec, with_codec=True)
+    found = find_models(wanted, device=device, progress=progress, fast=fast)
+    shortest, longest = seg.part_lengths(len(clips))
+    parts = []
+    for k, ((samples, rate, _, _), chosen) in enumerate(zip(read, ranges, strict=True)):
+        if chosen is None:
+            part = find_segment(samples, rate, stages=stages, shortest=shortest, longest=longest,
+                                what=f"finding speech ({k + 1}/{len(clips)})")
+        else:  # the user's own choice: kept as it is, and scored only to place it
+            part = seg.assess(samples, rate)
+        parts.append((resample(samples, rate, CODEC_SAMPLE_RATE).numpy(), part))
+    joined, order, left_out = seg.join_parts(parts, CODEC_SAMPLE_RATE)
+    described, at = [], 0.0
+    for k in order:
+        (_, _, source, digest), chosen, part = read[k], ranges[k], parts[k][1]
+        offset = (chosen or (None, None))[0] or 0.0
+        described.append({"source": source, "source_sha256": digest, "start": round(offset + part.start, 3),
+                          "end": round(offset + part.end, 3), "at": round(at, 3), "score": round(part.score, 1),
+                          "picked": "auto" if chosen is None else "given", "problems": list(part.problems)})
+        at += part.duration + seg.JOIN_PAUSE
+    metadata = {"source": f"{len(order)} clips", "parts": described,
+                "left_out": [{"source": read[k][2], "why": "the prompt holds 15 s at most; its part was the "
+                              f"weakest (score {parts[k][1].score:.0f})"} for k in left_out]}
+    return _clone(joined, CODEC_SAMPLE_RATE, metadata, wanted, found, device=device, fast=fast, stages=stages)
+
+
+def find_segment(samples: np.ndarray, rate: int, *, stages: Stages | None = None, what: str = "finding speech",
+                 **lengths):
+    """The best part of ``samples`` (see :func:`hubert_quant.segment.best_segment`), the VAD's pass
+    reported to ``stages`` as ``what``."""
+    from .segment import best_segment
+
+    stages = stages or _quiet
+    return best_segment(samples, rate, progress=lambda done, total: stages(what, done, total), **lengths)
+
+
+def cut(samples: np.ndarray, rate: int, part) -> np.ndarray:
+    """``samples`` (n,) from ``part.start`` to ``part.end`` seconds."""
+    return samples[int(round(part.start * rate)) : int(round(part.end * rate))]
+
+
+def _clone(samples: np.ndarray, rate: int, metadata: dict, wanted: dict, found: dict, *, device: str, fast: bool,
+           stages: Stages) -> SpeakerPrompt:
+    """Load the found models and turn mono ``samples`` (n,) into a prompt carrying ``metadata``."""
+    from . import __version__
+
+    quantizer_name, hubert_name = _describe(wanted["quantizer"], "quantizer"), _describe(wanted["hubert"], "hubert")
     quantizer, hubert, codec = load_found(wanted, found, device=device, fast=fast)
-    with explain_out_of_memory(f"cloning {source} ({len(samples) / rate:.0f} s)", str(hubert.device)):
+    with explain_out_of_memory(f"cloning {metadata['source']} ({len(samples) / rate:.0f} s)", str(hubert.device)):
         semantic = semantic_tokens(samples, rate, quantizer, hubert, stages=stages)
         fine = codec.encode(resample(samples, rate, CODEC_SAMPLE_RATE),
                             on_window=lambda done, total: stages("EnCodec", done, total))
     metadata = {
         "tool": f"hubert-quant {__version__}",
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "source": source,
-        "source_sha256": digest,
-        "start": start,
-        "end": end,
+        **metadata,
         "quantizer": quantizer_name,
         "quantizer_version": quantizer.config.version,
         "hubert": hubert_name,

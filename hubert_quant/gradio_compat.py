@@ -10,6 +10,7 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
 - per-event ``concurrency_limit`` and ``queue(default_concurrency_limit=)`` are 4+ only;
 - (label, value) choices are 4+ only; 3.x shows the values;
 - Dropdown has no ``focus`` event in 3.x, so a refresh button stands in;
+- an image's buttons are ``buttons=[...]`` in 6, ``show_*_button`` flags before;
 - an empty ``gr.Dataframe`` shows its headers as 1..N in 3.x unless given a pandas frame.
 """
 
@@ -33,9 +34,10 @@ def recording(label: str) -> gr.Audio:
     return audio
 
 
-def file_input(label: str, file_types: list[str]) -> gr.File:
-    """A file upload whose value :func:`path_of` turns into a path."""
-    return gr.File(label=label, file_types=file_types, type="file" if LEGACY else "filepath")
+def file_input(label: str, file_types: list[str], *, multiple: bool = False) -> gr.File:
+    """A file upload whose value :func:`path_of` (:func:`paths_of` for ``multiple``) turns into paths."""
+    return gr.File(label=label, file_types=file_types, type="file" if LEGACY else "filepath",
+                   file_count="multiple" if multiple else "single")
 
 
 def path_of(value) -> str | None:
@@ -43,6 +45,21 @@ def path_of(value) -> str | None:
     if value is None or isinstance(value, str):
         return value or None
     return getattr(value, "name", None)
+
+
+def paths_of(value) -> list[str]:
+    """The paths in a multiple-file upload's value (a list of what :func:`path_of` reads), [] if none."""
+    if value is None:
+        return []
+    return [path for path in map(path_of, value if isinstance(value, (list, tuple)) else [value]) if path]
+
+
+def picture(label: str, **options) -> gr.Image:
+    """An image the page only shows (no upload, download or share buttons: 6 names them differently)."""
+    if GRADIO_MAJOR >= 6:
+        return gr.Image(label=label, interactive=False, buttons=[], format="png", **options)
+    return gr.Image(label=label, interactive=False, show_download_button=False, show_share_button=False,
+                    **({} if LEGACY else {"format": "png"}), **options)
 
 
 def labelled(pairs: list[tuple[str, str]]) -> list:

@@ -140,10 +140,48 @@ def clip_hint(audio: str | None, start: float | None, end: float | None) -> str:
     return " ".join(notes)
 
 
+def clip_picture(audio: str | None, start: float | None, end: float | None, speech=()):
+    """The recording's waveform with the part to clone marked (None when there is no readable recording)."""
+    if not audio:
+        return None
+    from .audio import AudioError, load_audio
+    from .waveform import picture
+
+    try:
+        samples, rate = load_audio(audio)
+    except AudioError:
+        return None  # the hint says what is wrong with the file
+    first, last = float(start or 0), float(end or 0) or None
+    return picture(samples, rate, start=first, end=last, speech=tuple(map(tuple, speech or ())))
+
+
 @readable
-def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, progress=PROGRESS):
-    """Clone ``audio`` into the speakers folder as ``name``; returns (speaker file, status)."""
-    from .clone import clone_voice
+def do_pick(audio, settings: Settings, progress=PROGRESS):
+    """Find the best part of ``audio``: (start, end, picture, what was picked and why, speech stretches)."""
+    from .audio import load_audio
+    from .segment import analyse, best_segment
+    from .waveform import picture
+
+    if not audio:
+        raise compat.error("Upload or record a recording first.")
+    settings.check_upload(audio)
+    progress(0.0, desc="reading the recording")
+    samples, rate = load_audio(audio)
+    found = analyse(samples, rate, progress=lambda done, total: progress((done, total), desc="finding speech"))
+    best = best_segment(samples, rate, analysis=found)
+    note = (f"**Picked {best.start:.2f}-{best.end:.2f} s** ({best.duration:.1f} s, score {best.score:.0f}/100: "
+            f"{'; '.join(best.problems) or 'clear speech that ends in a pause'}). Change Start/End to move it.")
+    speech = [list(stretch) for stretch in found.speech]
+    return (round(best.start, 2), round(best.end, 2),
+            picture(samples, rate, start=best.start, end=best.end, speech=found.speech), note, speech)
+
+
+@readable
+def do_clone(audio, start, end, quantizer, name, consent, extra=None, settings: Settings | None = None,
+             progress=PROGRESS):
+    """Clone ``audio`` (and the best part of each ``extra`` clip, if any) into the speakers folder as
+    ``name``; returns (speaker file, status)."""
+    from .clone import clone_speaker, clone_voice
 
     if not consent:
         raise compat.error("Tick the consent box first: clone only voices whose owners agreed.")
@@ -159,14 +197,23 @@ def do_clone(audio, start, end, quantizer, name, consent, settings: Settings, pr
             quantizer = catalogue.find(str(quantizer), "quantizer").name
         except ModelNotFoundError:
             raise compat.error("Pick a quantizer from the list.") from None
+    extra = compat.paths_of(extra)
+    for clip in extra:
+        settings.check_upload(clip)
     progress(0.05, desc="cloning")
-    prompt = clone_voice(
-        audio, start=float(start or 0) or None, end=float(end or 0) or None, device=settings.device,
-        quantizer=settings.quantizer or quantizer, hubert=settings.hubert, codec=settings.codec,
-        progress=_downloads(progress), stages=lambda what, done, total: progress((done, total), desc=what),
-    )
+    first, last = float(start or 0) or None, float(end or 0) or None
+    options = dict(device=settings.device, quantizer=settings.quantizer or quantizer, hubert=settings.hubert,
+                   codec=settings.codec, progress=_downloads(progress),
+                   stages=lambda what, done, total: progress((done, total), desc=what))
+    if extra:  # the recording's part as chosen (the best one if none was), and each other clip's best part
+        chosen = (first, last) if first is not None or last is not None else None
+        prompt = clone_speaker([audio, *extra], ranges=[chosen] + [None] * len(extra), **options)
+    else:
+        prompt = clone_voice(audio, start=first, end=last, **options)
     path = library.save(settings.speakers_dir, name, prompt, style=settings.speaker_style)
-    return str(path), f"Saved **{name}** ({prompt.duration:.1f} s) to the speaker library (`{path.parent.name}`)."
+    joined = f" from {len(prompt.metadata['parts'])} recordings" if extra else ""
+    return str(path), (f"Saved **{name}** ({prompt.duration:.1f} s{joined}) to the speaker library "
+                       f"(`{path.parent.name}`).")
 
 
 @readable
@@ -201,15 +248,30 @@ def quantizer_label(entry: catalogue.ModelEntry) -> str:
     return f"{entry.name} ({', '.join(known)})" if known else entry.name
 
 
+AUDIO_FILES = [".wav", ".flac", ".ogg", ".opus", ".mp3"]
+
+
 def clone_tab(settings: Settings) -> None:
     gr.Markdown(f"Turn a recording into a Bark speaker. **{CONSENT}**")
-    audio = compat.recording("Recording (5 to 15 s of speech)")
+    audio = compat.recording("Recording (5 to 15 s of speech, or a longer one: then pick the best part)")
     with gr.Row():
         start = gr.Number(label="Start (s)", value=0, minimum=0)
         end = gr.Number(label="End (s, 0 = to the end)", value=0, minimum=0)
+        pick = gr.Button("Pick the best part")
+    shown = compat.picture("The part to clone (orange) and the speech heard (green)", elem_id="hq-clip-picture")
+    speech = gr.State([])  # the stretches of speech found by the last Pick, drawn under the waveform
+    picked = gr.Markdown()
     hint = gr.Markdown()
+    audio.change(lambda path: (clip_picture(path, 0, 0), [], ""), audio, [shown, speech, picked])
     for trigger in (audio.change, start.change, end.change):
         trigger(readable(clip_hint), [audio, start, end], hint)
+    for trigger in (start.change, end.change):
+        trigger(readable(clip_picture), [audio, start, end, speech], shown)
+    compat.listen(pick.click, functools.partial(do_pick, settings=settings), audio,
+                  [start, end, shown, picked, speech], api_name="pick", concurrency_limit=2)
+    with gr.Accordion("Several clips of the same speaker (optional)", open=False):
+        extra = compat.file_input("More clips: the best part of each is joined with this recording's into one "
+                                  "speaker, the best part last", AUDIO_FILES, multiple=True)
     choices = [(quantizer_label(e), e.name) for e in catalogue.entries("quantizer")]
     value = settings.default_quantizer
     if settings.quantizer:  # started with a quantizer file: clones use it, and the box shows it, fixed
@@ -225,7 +287,7 @@ def clone_tab(settings: Settings) -> None:
         result = gr.File(label="Speaker file", interactive=False)
         status = gr.Markdown()
     compat.listen(button.click, functools.partial(do_clone, settings=settings),
-                  [audio, start, end, quantizer, name, consent], [result, status], api_name="clone",
+                  [audio, start, end, quantizer, name, consent, extra], [result, status], api_name="clone",
                   concurrency_limit=2)
     with gr.Accordion("Hear it (needs Bark's models, ~13 GB on first use)", open=False):
         text = gr.Textbox(label="Text", value="Hello! This is how my cloned voice sounds.")

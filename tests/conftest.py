@@ -138,3 +138,22 @@ def chromium_page(width: int = 1280, height: int = 1000):
             yield browser.new_page(viewport={"width": width, "height": height})
         finally:
             browser.close()
+
+
+def pick_best_part(page, panel, recording) -> tuple[float, float]:
+    """In a Clone tab (``panel``: the page, or a host's tab in it): upload ``recording`` (a
+    recordings.Built), press Pick the best part, and check what it shows: Start/End inside the
+    clean speech, ending in a pause, and the waveform picture. Returns (start, end)."""
+    import re
+
+    import recordings
+
+    panel.locator("input[type=file]").first.set_input_files(str(recording.path))
+    panel.get_by_role("button", name="Pick the best part").click()
+    page.get_by_text(re.compile(r"Picked \d")).filter(visible=True).first.wait_for(timeout=120_000)
+    start = float(panel.get_by_label("Start (s)").input_value())
+    end = float(panel.get_by_label("End (s, 0 = to the end)").input_value())
+    assert recording.clean[0] - 0.25 <= start < end <= recording.clean[1] + 0.05, (start, end, recording.clean)
+    assert recordings.is_pause(recording.speech, end)
+    panel.locator("#hq-clip-picture img").first.wait_for(timeout=30_000)
+    return start, end

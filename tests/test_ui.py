@@ -6,9 +6,10 @@ import threading
 from pathlib import Path
 
 import gradio as gr
+import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, chromium_page, events, fake_hub_cache, speech_like
+from conftest import ROOT, chromium_page, events, fake_hub_cache, pick_best_part, speech_like
 
 from hubert_quant import library, models, ui
 
@@ -276,3 +277,73 @@ def test_a_long_clone_moves_the_page_progress_bar_window_by_window(settings, tmp
     order = [next(i for i, (desc, _) in enumerate(seen) if desc == stage)
              for stage in ("decoding", "HuBERT features", "quantizer", "EnCodec")]
     assert order == sorted(order)
+
+
+# ---- the best part, and several clips ------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def music_first(tmp_path_factory):
+    """espeak-ng speech with a music bed under its first half (tests/recordings.py)."""
+    import recordings
+
+    return recordings.with_music(tmp_path_factory.mktemp("music-first"))
+
+
+def test_pick_the_best_part_fills_start_and_end_and_draws_it(settings, music_first):
+    import recordings
+
+    start, end, image, note, speech = ui.do_pick(str(music_first.path), settings=settings, progress=no_progress)
+    assert music_first.clean[0] - 0.25 <= start < end <= music_first.clean[1] + 0.05
+    assert recordings.is_pause(music_first.speech, end) and f"Picked {start:.2f}-{end:.2f} s" in note
+    assert image.ndim == 3 and speech and all(len(stretch) == 2 for stretch in speech)
+    moved = ui.clip_picture(str(music_first.path), start + 1.0, end, speech)
+    assert moved.shape == image.shape and not np.array_equal(moved, image)  # the shading follows Start/End
+    with pytest.raises(gr.Error, match="Upload or record"):
+        ui.do_pick(None, settings=settings, progress=no_progress)
+
+
+def test_clone_with_more_clips_joins_them_into_one_speaker(settings, music_first, tmp_path):
+    import recordings
+
+    other = recordings.with_clipping(tmp_path)
+    path, status = ui.do_clone(str(music_first.path), 20.0, 24.0, "Large English", "Both", True,
+                               [str(other.path)], settings=settings, progress=no_progress)
+    assert "from 2 recordings" in status
+    from hubert_quant.speaker import load_speaker
+
+    parts = load_speaker(path).metadata["parts"]
+    assert {p["source"] for p in parts} == {music_first.path.name, other.path.name}
+    mine = next(p for p in parts if p["source"] == music_first.path.name)
+    assert (mine["start"], mine["end"], mine["picked"]) == (20.0, 24.0, "given")
+
+
+@pytest.mark.standalone
+@pytest.mark.browser
+def test_browser_pick_the_best_part_then_move_it_and_clone(running, music_first, tmp_path):
+    """Upload a long recording, press Pick the best part, see the region drawn, move its start, clone."""
+    _, url, settings = running
+    with chromium_page(1280, 1300) as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Clone").click()
+        start, end = pick_best_part(page, page, music_first)
+        start_box = page.get_by_label("Start (s)")
+        picture = page.locator("#hq-clip-picture img")
+        before = picture.first.get_attribute("src")
+        page.screenshot(path=str(tmp_path / "picked.png"), full_page=True)
+        moved = round(start + 2.5, 2)  # the user moves the start past the first sentence
+        start_box.fill(str(moved))
+        start_box.press("Enter")
+        page.wait_for_function("([el, old]) => el.getAttribute('src') !== old", arg=[picture.first.element_handle(),
+                               before], timeout=30_000)
+        page.get_by_label("Speaker name").fill("Picked")
+        page.get_by_label("The person speaking agreed to have their voice cloned").check()
+        page.get_by_role("button", name="Clone", exact=True).click()
+        page.get_by_text("Saved Picked").wait_for(timeout=240_000)
+        page.screenshot(path=str(tmp_path / "moved.png"), full_page=True)
+    from hubert_quant.speaker import load_speaker
+
+    metadata = load_speaker(settings.speakers_dir / "Picked.npz").metadata
+    assert (metadata["start"], metadata["end"]) == (moved, end)  # what the user set, not the first pick
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):
+        shutil.copy(tmp_path / "picked.png", DOCS / "ui-clone-pick.png")
