@@ -20,7 +20,7 @@ import numpy as np
 from . import catalogue, library, models
 from . import gradio_compat as compat
 from .cli import CONSENT
-from .errors import DownloadError, HubertQuantError, ModelNotFoundError, SpeakerFileError, one_line
+from .errors import AudioError, DownloadError, HubertQuantError, ModelNotFoundError, SpeakerFileError, one_line
 
 MODES = ("random voice", "a speaker's voice")
 SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
@@ -144,7 +144,7 @@ def clip_picture(audio: str | None, start: float | None, end: float | None, spee
     """The recording's waveform with the part to clone marked (None when there is no readable recording)."""
     if not audio:
         return None
-    from .audio import AudioError, load_audio
+    from .audio import load_audio
     from .waveform import picture
 
     try:
@@ -177,8 +177,7 @@ def do_pick(audio, settings: Settings, progress=PROGRESS):
 
 
 @readable
-def do_clone(audio, start, end, quantizer, name, consent, extra=None, settings: Settings | None = None,
-             progress=PROGRESS):
+def do_clone(audio, start, end, quantizer, name, consent, extra=None, *, settings: Settings, progress=PROGRESS):
     """Clone ``audio`` (and the best part of each ``extra`` clip, if any) into the speakers folder as
     ``name``; returns (speaker file, status)."""
     from .clone import clone_speaker, clone_voice
