@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import CheckpointError, ModelNotFoundError
+from .torch_compat import load_tensors
 
 BANDWIDTH_KBPS = 6.0  # 8 codebooks of 1024 entries, as Bark uses
 N_CODEBOOKS = 8
@@ -46,7 +47,6 @@ class Codec:
     @classmethod
     def load(cls, path: str | os.PathLike | None = None, *, device: str = "cpu", **kwargs) -> Codec:
         """Build EnCodec 24 kHz and load a state_dict file (default: the package's weights)."""
-        import torch
         from encodec import EncodecModel
 
         path = Path(path) if path is not None else default_weights_path()
@@ -60,7 +60,7 @@ class Codec:
         if path.stat().st_size == 0:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not EnCodec weights. {fix}")
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = load_tensors(path)
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors."

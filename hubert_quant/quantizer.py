@@ -31,6 +31,7 @@ from torch import nn
 
 from .errors import CheckpointError, ModelNotFoundError, explain_out_of_memory
 from .files import atomic_write_bytes
+from .torch_compat import load_tensors
 
 MAX_SIZE = 65_536  # no quantizer layer is wider (Bark's vocabulary is 10 000, HuBERT-large 1024)
 MAX_INFO_CHARS = 4096
@@ -176,7 +177,7 @@ class Quantizer(nn.Module):
         try:
             # A valid file that does not fit in memory is not "unreadable": say it ran out of memory.
             with explain_out_of_memory(f"loading the quantizer {path.name}", "cpu"):
-                state = torch.load(path, map_location="cpu", weights_only=True)
+                state = load_tensors(path)
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors, "

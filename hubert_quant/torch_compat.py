@@ -35,6 +35,20 @@ import numpy as np
 
 from .errors import CheckpointError
 
+
+def load_tensors(path: str | os.PathLike):
+    """A checkpoint's tensors (``weights_only=True``: nothing but tensors and containers is unpickled).
+
+    On POSIX systems the tensors are mapped from the file instead of read into memory (0.14 s less
+    for a 240 MB quantizer; pages come in as they are used). Not on Windows, where a mapped file
+    cannot be deleted or replaced while the program runs (``models remove``, a new download).
+    """
+    import torch
+
+    # str: torch 2.1 maps only a path given as a string.
+    return torch.load(str(path), map_location="cpu", weights_only=True, mmap=os.name == "posix")
+
+
 _SAFE_GLOBALS = {
     ("collections", "OrderedDict"),
     ("_codecs", "encode"),  # how protocol 2 writes bytes (a numpy scalar's payload)

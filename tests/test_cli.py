@@ -1,3 +1,4 @@
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,34 @@ def test_import_and_help_do_not_load_torch():
             "print(sorted(m for m in ('torch', 'transformers', 'torchaudio') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip() == "[]", result.stderr
+
+
+ENTRY = """
+import atexit, sys
+from hubert_quant.cli import entry
+atexit.register(lambda: print("interpreter teardown ran", file=sys.stderr))
+sys.argv = ["hubert-quant", *sys.argv[1:]]
+sys.exit(entry())
+"""
+
+
+@pytest.mark.slow
+def test_the_program_ends_without_teardown_once_its_files_are_written(tmp_path, voice_wav, model_args):
+    """The console entry skips the interpreter's teardown (0.7 s of a one-shot clone) after the
+    command: the output is complete, the messages are all there, the exit status is kept."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    ok = subprocess.run([sys.executable, "-c", ENTRY, "clone", str(voice_wav), "--out", "spk.npz", *model_args],
+                        cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stderr.rstrip().endswith("saved spk.npz") and "teardown ran" not in ok.stderr
+    assert load_speaker(tmp_path / "spk.npz").fine.shape[0] == 8
+    bad = subprocess.run([sys.executable, "-c", ENTRY, "clone", str(tmp_path / "missing.wav"), *model_args],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert bad.returncode == 1 and "no such file" in bad.stderr and "teardown ran" not in bad.stderr
+
+
+def test_main_called_from_python_returns_and_leaves_the_interpreter_alone(tmp_path, voice_wav, model_args):
+    from hubert_quant import cli
+
+    assert cli.main(["clone", str(voice_wav), "--out", str(tmp_path / "a.npz"), *model_args]) == 0
+    assert (tmp_path / "a.npz").is_file()  # and this test is still running: no os._exit
