@@ -68,7 +68,7 @@ def clone_voice(
     found = find_models(wanted, device=device, progress=progress, fast=fast)
     metadata = {"source": source, "source_sha256": digest, "start": start, "end": end}
     if segment == "auto":
-        picked = find_segment(samples, rate, stages=stages)
+        picked = find_segment(samples, rate, source, stages=stages)
         samples = cut(samples, rate, picked)
         offset = start or 0.0
         metadata.update(start=round(offset + picked.start, 3), end=round(offset + picked.end, 3),
@@ -114,12 +114,15 @@ def clone_speaker(
     found = find_models(wanted, device=device, progress=progress, fast=fast)
     shortest, longest = seg.part_lengths(len(clips))
     parts = []
-    for k, ((samples, rate, _, _), chosen) in enumerate(zip(read, ranges, strict=True)):
+    for k, ((samples, rate, source, _), chosen) in enumerate(zip(read, ranges, strict=True)):
         if chosen is None:
-            part = find_segment(samples, rate, stages=stages, shortest=shortest, longest=longest,
+            part = find_segment(samples, rate, source, stages=stages, shortest=shortest, longest=longest,
                                 what=f"finding speech ({k + 1}/{len(clips)})")
         else:  # the user's own choice: kept as it is, and scored only to place it
-            part = seg.assess(samples, rate)
+            try:
+                part = seg.assess(samples, rate)
+            except AudioError as e:
+                raise AudioError(f"{source}: {e}") from e
         parts.append((resample(samples, rate, CODEC_SAMPLE_RATE).numpy(), part))
     joined, order, left_out = seg.join_parts(parts, CODEC_SAMPLE_RATE)
     described, at = [], 0.0
@@ -136,14 +139,17 @@ def clone_speaker(
     return _clone(joined, CODEC_SAMPLE_RATE, metadata, wanted, found, device=device, fast=fast, stages=stages)
 
 
-def find_segment(samples: np.ndarray, rate: int, *, stages: Stages | None = None, what: str = "finding speech",
-                 **lengths):
+def find_segment(samples: np.ndarray, rate: int, source: str, *, stages: Stages | None = None,
+                 what: str = "finding speech", **lengths):
     """The best part of ``samples`` (see :func:`hubert_quant.segment.best_segment`), the VAD's pass
-    reported to ``stages`` as ``what``."""
+    reported to ``stages`` as ``what``; a recording without speech is named by ``source``."""
     from .segment import best_segment
 
     stages = stages or _quiet
-    return best_segment(samples, rate, progress=lambda done, total: stages(what, done, total), **lengths)
+    try:
+        return best_segment(samples, rate, progress=lambda done, total: stages(what, done, total), **lengths)
+    except AudioError as e:
+        raise AudioError(f"{source}: {e}") from e
 
 
 def cut(samples: np.ndarray, rate: int, part) -> np.ndarray:

@@ -96,7 +96,13 @@ def test_no_speech_is_a_clear_error_not_a_traceback(tmp_path, tiny, capsys):
         segment.best_segment(*sf.read(str(music), dtype="float32"))
     assert cli.main(["clone", str(music), "--auto", "--out", str(tmp_path / "x.npz"), *model_options(tiny)]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("error: ") and "no speech was found" in err and "Traceback" not in err
+    assert err.startswith(f"error: {music.name}: no speech was found") and "Traceback" not in err
+    assert not (tmp_path / "x.npz").exists()
+    # Among several clips of one speaker, the one without speech is named.
+    speech = recordings.spoken(tmp_path, recordings.MAIN[:3], "speech")
+    argv = ["clone", str(speech), str(music), "--one-speaker", "x", "--out", str(tmp_path), *model_options(tiny)]
+    assert cli.main(argv) == 1
+    assert f"error: {music.name}: no speech was found" in capsys.readouterr().err
     assert not (tmp_path / "x.npz").exists()
 
 
