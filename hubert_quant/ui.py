@@ -20,7 +20,7 @@ import numpy as np
 from . import catalogue, library, models
 from . import gradio_compat as compat
 from .cli import CONSENT
-from .errors import AudioError, DownloadError, HubertQuantError, ModelNotFoundError, SpeakerFileError, one_line
+from .errors import DownloadError, HubertQuantError, ModelNotFoundError, SpeakerFileError, one_line
 
 MODES = ("random voice", "a speaker's voice")
 SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
@@ -144,15 +144,14 @@ def clip_picture(audio: str | None, start: float | None, end: float | None, spee
     """The recording's waveform with the part to clone marked (None when there is no readable recording)."""
     if not audio:
         return None
-    from .audio import load_audio
-    from .waveform import picture
+    from .waveform import draw, file_envelope
 
     try:
-        samples, rate = load_audio(audio)
-    except AudioError:
-        return None  # the hint says what is wrong with the file
+        envelope = file_envelope(audio)
+    except Exception:  # noqa: BLE001 - any decoder failure: no picture; the hint says what is wrong
+        return None
     first, last = float(start or 0), float(end or 0) or None
-    return picture(samples, rate, start=first, end=last, speech=tuple(map(tuple, speech or ())))
+    return draw(envelope, start=first, end=last, speech=tuple(map(tuple, speech or ())))
 
 
 @readable

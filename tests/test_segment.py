@@ -227,3 +227,15 @@ def test_the_picture_shades_the_chosen_part_and_underlines_speech():
     assert abs(green.min() - 200) <= 2 and abs(green.max() - 400) <= 2
     loud = np.flatnonzero(np.all(image[4:55] == waveform.WAVE, axis=2).any(axis=0))
     assert loud.min() >= 195 and loud.max() <= 405  # the waveform is drawn only where there is sound
+
+
+def test_the_tab_draws_a_file_read_in_blocks_as_it_draws_its_samples(built):
+    from hubert_quant import waveform
+    from hubert_quant.audio import load_audio
+
+    path = built["music"].path
+    samples, rate = load_audio(path)
+    whole = waveform.picture(samples, rate, start=19.8, end=31.05, speech=((1.0, 2.0),))
+    streamed = waveform.draw(waveform.file_envelope(path), start=19.8, end=31.05, speech=((1.0, 2.0),))
+    assert np.array_equal(whole, streamed)
+    assert waveform.file_envelope(path) is waveform.file_envelope(path)  # read once while unchanged
