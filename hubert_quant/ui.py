@@ -159,7 +159,6 @@ def do_pick(audio, settings: Settings, progress=PROGRESS):
     """Find the best part of ``audio``: (start, end, picture, what was picked and why, speech stretches)."""
     from .audio import load_audio
     from .segment import analyse, best_segment
-    from .waveform import picture
 
     if not audio:
         raise compat.error("Upload or record a recording first.")
@@ -171,8 +170,7 @@ def do_pick(audio, settings: Settings, progress=PROGRESS):
     note = (f"**Picked {best.start:.2f}-{best.end:.2f} s** ({best.duration:.1f} s, score {best.score:.0f}/100: "
             f"{'; '.join(best.problems) or 'clear speech that ends in a pause'}). Change Start/End to move it.")
     speech = [list(stretch) for stretch in found.speech]
-    return (round(best.start, 2), round(best.end, 2),
-            picture(samples, rate, start=best.start, end=best.end, speech=found.speech), note, speech)
+    return round(best.start, 2), round(best.end, 2), clip_picture(audio, best.start, best.end, speech), note, speech
 
 
 @readable

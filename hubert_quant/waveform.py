@@ -28,14 +28,6 @@ class Envelope:
     seconds: float
 
 
-def picture(samples: np.ndarray, rate: int, *, start: float | None = None, end: float | None = None,
-            speech: tuple[tuple[float, float], ...] = (), width: int = WIDTH, height: int = HEIGHT) -> np.ndarray:
-    """The waveform of mono ``samples`` (n,) at ``rate``, ``start``-``end`` s marked (None: nothing
-    marked; ``end`` None: to the end), ``speech`` stretches underlined. Returns (height, width, 3) uint8."""
-    lows, highs = _envelope(np.asarray(samples, dtype=np.float32), width)
-    return draw(Envelope(lows, highs, len(samples) / rate), start=start, end=end, speech=speech, height=height)
-
-
 def file_envelope(path: str | os.PathLike, width: int = WIDTH) -> Envelope:
     """The envelope of an audio file, read in blocks (memory stays bounded however long it is) and
     remembered while the file is unchanged, so moving the marked part does not read it again."""
@@ -62,7 +54,8 @@ def _file_envelope(path: str, size: int, mtime_ns: int, width: int) -> Envelope:
 
 def draw(envelope: Envelope, *, start: float | None = None, end: float | None = None,
          speech: tuple[tuple[float, float], ...] = (), height: int = HEIGHT) -> np.ndarray:
-    """The picture of ``envelope`` (see :func:`picture`): (height, width, 3) uint8."""
+    """The waveform of ``envelope``, ``start``-``end`` s marked (None: nothing marked; ``end`` None: to
+    the end), ``speech`` stretches underlined. Returns (height, width, 3) uint8."""
     from PIL import Image, ImageDraw
 
     lows, highs = envelope.lows, envelope.highs
@@ -90,18 +83,6 @@ def draw(envelope: Envelope, *, start: float | None = None, end: float | None = 
         if x + 6 * len(label) < width:
             pen.text((x + 2, height - SCALE + 3), label, fill=TICKS)
     return np.asarray(image)
-
-
-def _envelope(samples: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(lowest, highest) sample under each of ``width`` columns, each of shape (width,)."""
-    if samples.size == 0:
-        return np.zeros(width), np.zeros(width)
-    edges = np.linspace(0, samples.size, width + 1).astype(int)
-    edges[1:] = np.maximum(edges[1:], edges[:-1] + 1)  # a column gets at least one sample
-    edges = np.minimum(edges, samples.size - 1)
-    lows = np.minimum.reduceat(samples, edges[:-1])
-    highs = np.maximum.reduceat(samples, edges[:-1])
-    return lows, highs
 
 
 def _tick_step(seconds: float, width: int) -> float:

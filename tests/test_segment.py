@@ -211,13 +211,15 @@ def test_a_given_range_is_kept_as_given(three_clips, tiny):
 # ---- the picture ---------------------------------------------------------------------------------
 
 
-def test_the_picture_shades_the_chosen_part_and_underlines_speech():
+def test_the_picture_shades_the_chosen_part_and_underlines_speech(tmp_path):
     from hubert_quant import waveform
 
     rate = 8000
     samples = np.zeros(10 * rate, dtype=np.float32)
     samples[2 * rate : 4 * rate] = 0.5 * np.sin(np.arange(2 * rate) * 0.3)
-    image = waveform.picture(samples, rate, start=5.0, end=7.5, speech=((2.0, 4.0),), width=1000, height=150)
+    sf.write(tmp_path / "tone.wav", samples, rate, subtype="FLOAT")
+    envelope = waveform.file_envelope(tmp_path / "tone.wav", width=1000)
+    image = waveform.draw(envelope, start=5.0, end=7.5, speech=((2.0, 4.0),), height=150)
     assert image.shape == (150, 1000, 3) and image.dtype == np.uint8
     row = image[10]  # above the waveform's middle: background or shading only
     shaded = np.flatnonzero(np.all(row == waveform.CHOSEN, axis=1))
@@ -229,13 +231,15 @@ def test_the_picture_shades_the_chosen_part_and_underlines_speech():
     assert loud.min() >= 195 and loud.max() <= 405  # the waveform is drawn only where there is sound
 
 
-def test_the_tab_draws_a_file_read_in_blocks_as_it_draws_its_samples(built):
+def test_the_envelope_is_read_in_blocks_once_and_matches_the_samples(built):
     from hubert_quant import waveform
     from hubert_quant.audio import load_audio
 
     path = built["music"].path
-    samples, rate = load_audio(path)
-    whole = waveform.picture(samples, rate, start=19.8, end=31.05, speech=((1.0, 2.0),))
-    streamed = waveform.draw(waveform.file_envelope(path), start=19.8, end=31.05, speech=((1.0, 2.0),))
-    assert np.array_equal(whole, streamed)
-    assert waveform.file_envelope(path) is waveform.file_envelope(path)  # read once while unchanged
+    samples, _ = load_audio(path)
+    envelope = waveform.file_envelope(path, width=960)
+    edges = np.linspace(0, len(samples), 961).astype(np.int64)
+    columns = [samples[first:last] for first, last in zip(edges[:-1], edges[1:], strict=True)]
+    np.testing.assert_array_equal(envelope.lows, [c.min() for c in columns])
+    np.testing.assert_array_equal(envelope.highs, [c.max() for c in columns])
+    assert waveform.file_envelope(path, width=960) is envelope  # read once while the file is unchanged
