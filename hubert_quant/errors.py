@@ -73,9 +73,6 @@ def explain_out_of_memory(what: str, device: str):
         raise OutOfMemory(f"{device} ran out of memory while {what}; {advice}") from e
 
 
-def one_line(e: BaseException) -> str:
-    """An error as the one line the command line prints (unexpected ones point to --debug)."""
-    text = str(e).strip() or type(e).__name__
-    if not isinstance(e, (HubertQuantError, ValueError, OSError)):
-        text = f"{type(e).__name__}: {text} (run with --debug for details)"
-    return " ".join(text.split())
+def message(e: BaseException) -> str:
+    """An error's text on one line (whitespace runs, newlines included, become one space)."""
+    return " ".join((str(e).strip() or type(e).__name__).split())

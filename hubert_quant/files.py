@@ -11,6 +11,7 @@ file behind; the next write into that folder removes such leftovers once their p
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 import tempfile
@@ -159,3 +160,32 @@ def _move_no_clobber(tmp: Path, path: Path) -> None:
         os.replace(tmp, path)
         return
     tmp.unlink()
+
+
+def file_digest(path: str | os.PathLike, kind: str = "sha256") -> str:
+    """Hex digest of a file, read in blocks: ``sha256``, or ``git-sha1`` (git's blob id: the sha1
+    of ``b"blob <size>\\0"`` and the content, which is what the Hub's ETag is for small files)."""
+    digest = hashlib.sha256() if kind == "sha256" else hashlib.sha1()
+    if kind == "git-sha1":
+        digest.update(b"blob %d\0" % Path(path).stat().st_size)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def human_size(n: int, *, decimals: int = 1) -> str:
+    """Bytes for people, in powers of 1000 as disks are sold: "1.2 GB", "210.1 MB" ("210 MB" with
+    ``decimals=0``, which also shows anything smaller in MB), "12 kB"."""
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    if n >= 1e6 or decimals == 0:
+        return f"{n / 1e6:.{decimals}f} MB"
+    return f"{n / 1e3:.0f} kB"
+
+
+def with_suffix(path: str | os.PathLike, suffix: str) -> Path:
+    """``path`` with ``suffix`` (".npz", ".wav") added unless it already ends so, in any case:
+    "me" -> "me.npz", "me.v2" -> "me.v2.npz", "ME.NPZ" stays."""
+    path = Path(path)
+    return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)

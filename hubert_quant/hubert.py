@@ -30,10 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from .audio import HUBERT_SAMPLE_RATE
+from .constants import ENV_TRACE, HUBERT_REPO, HUBERT_SAMPLE_RATE, env
+from .device import autocast_type
 from .errors import CheckpointError, ModelNotFoundError
 
-DEFAULT_HUBERT = "facebook/hubert-base-ls960"
 FEATURE_LAYER = 9
 
 
@@ -127,7 +127,7 @@ class HubertEncoder:
             if not _caused_by(e, pickle.UnpicklingError):  # transformers < 4.47 wraps it in an OSError
                 raise ModelNotFoundError(
                     f"HuBERT model {str(source)!r} is not available: {_first_line(e)}. Pass a folder saved with "
-                    f"save_pretrained, or a Hub id such as {DEFAULT_HUBERT!r} (see `hubert-quant models`)."
+                    f"save_pretrained, or a Hub id such as {HUBERT_REPO!r} (see `hubert-quant models`)."
                 ) from e
             raise CheckpointError(
                 f"HuBERT {str(source)!r}: refused to load pytorch_model.bin: it holds Python objects other than "
@@ -183,8 +183,8 @@ class HubertEncoder:
         """samples (n,) -> features (n_frames, width) for a single pass."""
         import torch
 
-        kind = samples.device.type if samples.device.type in ("cpu", "cuda") else "cpu"
-        with torch.inference_mode(), torch.autocast(kind, dtype=torch.bfloat16, enabled=self.fast):
+        autocast = torch.autocast(autocast_type(samples.device), dtype=torch.bfloat16, enabled=self.fast)
+        with torch.inference_mode(), autocast:
             if self._truncated:  # a traced copy returns a dict; transformers' output is one too
                 return self.model(samples[None])["last_hidden_state"][0].float()
             return self.model(samples[None], output_hidden_states=True).hidden_states[self.layer][0].float()
@@ -206,7 +206,7 @@ class TracedCopy:
         """The copy for ``source`` on ``device``, or None where copies are not made."""
         folder = Path(source)
         weights = next((folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).is_file()), None)
-        off = os.environ.get("HUBERT_QUANT_TRACE", "1") == "0"
+        off = env(ENV_TRACE, "1") == "0"
         if off or weights is None or not (folder / "config.json").is_file():
             return None
         config_text = (folder / "config.json").read_text(encoding="utf-8", errors="replace")
@@ -269,7 +269,7 @@ class TracedCopy:
 
 def traced_dir() -> Path:
     """Where fast-start copies of HuBERT are kept: ``$XDG_CACHE_HOME/hubert-quant/traced``."""
-    from .hub import own_cache_dir
+    from .models.hub import own_cache_dir
 
     return own_cache_dir() / "traced"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -89,6 +90,28 @@ def save(folder: str | os.PathLike, name: str, prompt: SpeakerPrompt, *, overwri
     ``style`` as in :func:`hubert_quant.speaker.save_speaker`."""
     Path(folder).mkdir(parents=True, exist_ok=True)
     return save_speaker(prompt, speaker_path(folder, name), overwrite=overwrite, style=style)
+
+
+def clone_into(folder: str | os.PathLike, name: str, audio, *, extra: Sequence = (), start: float | None = None,
+               end: float | None = None, style: Style = "bark", **options) -> tuple[Path, SpeakerPrompt]:
+    """Clone ``audio`` into the library as ``name`` (cleaned with :func:`safe_name`): the part
+    ``start``-``end`` of it, joined with the best part of each ``extra`` clip if any.
+
+    Refuses a name already taken before any model runs. ``options`` go to
+    :func:`hubert_quant.clone_voice` (quantizer, hubert, codec, device, progress, stages).
+    returns: (the speaker file, the prompt).
+    """
+    from .clone import clone_speaker, clone_voice
+
+    name = safe_name(name)
+    if speaker_path(folder, name).exists():
+        raise OutputExistsError(f"A speaker called {name!r} already exists; pick another name or delete it first.")
+    if extra:  # the recording's part as chosen (the best one if none was), and each other clip's best part
+        chosen = (start, end) if start is not None or end is not None else None
+        prompt = clone_speaker([audio, *extra], ranges=[chosen] + [None] * len(extra), **options)
+    else:
+        prompt = clone_voice(audio, start=start, end=end, **options)
+    return save(folder, name, prompt, style=style), prompt
 
 
 def import_file(folder: str | os.PathLike, upload: str | os.PathLike, name: str | None = None,

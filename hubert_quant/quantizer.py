@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from .device import autocast_type
 from .errors import CheckpointError, ModelNotFoundError, explain_out_of_memory
 from .files import atomic_write_bytes
 from .torch_compat import load_tensors
@@ -127,8 +128,7 @@ class Quantizer(nn.Module):
                 f"got {tuple(features.shape)}"
             )
         features = features.to(self.fc.weight.device, self.fc.weight.dtype)
-        kind = features.device.type if features.device.type in ("cpu", "cuda") else "cpu"
-        with torch.autocast(kind, dtype=torch.bfloat16, enabled=self.fast):
+        with torch.autocast(autocast_type(features.device), dtype=torch.bfloat16, enabled=self.fast):
             hidden, _ = self.lstm(features)
         hidden = hidden.to(self.fc.weight.dtype)
         tokens = torch.empty(hidden.shape[0], dtype=torch.long, device=hidden.device)

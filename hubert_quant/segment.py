@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .audio import HUBERT_SAMPLE_RATE, MIN_SECONDS
+from .audio import MIN_SECONDS
+from .constants import HUBERT_SAMPLE_RATE
 from .errors import AudioError, ModelNotFoundError
 
 SHORTEST, LONGEST = 5.0, 15.0  # seconds: what clones work best from

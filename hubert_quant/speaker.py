@@ -28,14 +28,14 @@ from typing import Literal
 
 import numpy as np
 
+from .constants import SEMANTIC_RATE_HZ
 from .errors import SpeakerFileError
-from .files import atomic_write
+from .files import atomic_write, with_suffix
 
 SEMANTIC_VOCAB_SIZE = 10_000
 CODEBOOK_SIZE = 1024
 N_COARSE_CODEBOOKS = 2
 N_FINE_CODEBOOKS = 8
-SEMANTIC_RATE_HZ = 49.9
 COARSE_RATE_HZ = 75
 # Bark's own expression (bark/generation.py generate_coarse), kept as written there.
 COARSE_TO_SEMANTIC = round(COARSE_RATE_HZ / SEMANTIC_RATE_HZ * N_COARSE_CODEBOOKS / N_COARSE_CODEBOOKS, 1)
@@ -150,9 +150,7 @@ def save_speaker(prompt: SpeakerPrompt, path: str | os.PathLike, *, overwrite: b
     writes what TTS-WebUI's Bark extension saves itself: int16 arrays (every token fits) and
     its ``metadata`` JSON string, with its ``_type``/``hash``/``date`` fields and ours.
     """
-    path = Path(path)
-    if path.suffix.lower() != ".npz":
-        path = path.with_name(path.name + ".npz")
+    path = with_suffix(path, ".npz")
     validate(prompt.arrays(), source=str(path))
     arrays = prompt.arrays()
     if style == "tts-webui":

@@ -5,7 +5,7 @@
 Speed depends on model shapes, not trained values, so the models are random with the real
 sizes (HuBERT base: 12 layers, 768 wide; quantizer v1 at the default sizes; EnCodec 24 kHz),
 written to a temporary folder: nothing is downloaded. Every figure is printed next to the
-plain pipeline (scripts/plain_pipeline.py) measured in the same run, as a ratio:
+plain pipeline (tests/fixtures/plain_pipeline.py) measured in the same run, as a ratio:
 
 - warm clone time per stage (decode+resample, HuBERT, quantizer, EnCodec, write) for each length,
   exact mode (the default) and fast mode (--fast), with token agreement against plain;
@@ -30,6 +30,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "tests" / "fixtures"))  # the plain pipeline (the baseline) and test speech
 
 STAGES = ("decode", "hubert", "quantizer", "encodec", "write")
 
@@ -69,7 +70,7 @@ def warm_runs(paths, wav: Path, reps: int, device: str) -> dict:
     import numpy as np
     from plain_pipeline import PlainPipeline
 
-    from hubert_quant.clone import load_models
+    from hubert_quant.models import load_models
 
     plain = PlainPipeline(paths["hubert"], paths["quantizer"], paths["codec"])
     exact = load_models(str(paths["quantizer"]), str(paths["hubert"]), str(paths["codec"]), device=device)
@@ -101,7 +102,8 @@ def warm_runs(paths, wav: Path, reps: int, device: str) -> dict:
 
 
 def _decode(wav):
-    from hubert_quant.audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, load_audio, resample
+    from hubert_quant.audio import load_audio, resample
+    from hubert_quant.constants import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE
 
     samples, rate = load_audio(wav)
     return resample(samples, rate, HUBERT_SAMPLE_RATE), resample(samples, rate, CODEC_SAMPLE_RATE)
@@ -135,7 +137,7 @@ PLAIN_ONE_SHOT = r"""
 import sys, time
 start = time.perf_counter()
 import numpy as np, soundfile as sf, torch, torchaudio.functional as AF
-sys.path[:0] = [sys.argv[1] + "/scripts"]
+sys.path[:0] = [sys.argv[1] + "/tests/fixtures"]
 from plain_pipeline import PlainPipeline
 wav, hubert, quantizer, codec, out = sys.argv[2:7]
 plain = PlainPipeline(hubert, quantizer, codec)
@@ -156,7 +158,8 @@ sys.path.insert(0, sys.argv[1])
 from hubert_quant import clone, speaker; mark("import hubert_quant")
 wav, hubert, quantizer, codec, out = sys.argv[2:7]
 samples, rate, _, _ = clone.read_speech(wav); mark("decode")
-models = clone.load_models(quantizer, hubert, codec, device="cpu"); mark("find and load the models")
+from hubert_quant.models import load_models
+models = load_models(quantizer, hubert, codec, device="cpu"); mark("find and load the models")
 semantic = clone.semantic_tokens(samples, rate, models[0], models[1]); mark("HuBERT + quantizer")
 from hubert_quant.audio import resample
 fine = models[2].encode(resample(samples, rate, 24000)); mark("EnCodec")
@@ -234,7 +237,7 @@ def app_first_clone(paths, wav: Path, device: str, env: dict) -> dict:
 
 PEAK = r"""
 import json, sys, torch
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/scripts"]
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests/fixtures"]
 kind, wav, hubert, quantizer, codec, device = sys.argv[2:8]
 if kind == "plain":
     from hubert_quant.audio import load_audio, resample
@@ -264,11 +267,12 @@ def peak_memory(kind: str, paths, wav: Path, device: str) -> dict:
 MASKING = r"""
 import json, sys, time
 import numpy as np
-sys.path[:0] = [sys.argv[1], sys.argv[1] + "/scripts"]
+sys.path[:0] = [sys.argv[1], sys.argv[1] + "/tests/fixtures"]
 import bark.generation as bark
-from hubert_quant.clone import load_models, read_speech, semantic_tokens
-from hubert_quant.generate import BarkOptions, load_stages
-from hubert_quant.mask import mask_voice
+from hubert_quant.clone import read_speech, semantic_tokens
+from hubert_quant.models import load_models
+from hubert_quant.bark.adapter import BarkOptions, load_stages
+from hubert_quant.bark.mask import mask_voice
 tiny, wav = sys.argv[2], sys.argv[3]
 options = BarkOptions(seed=0, device="cpu")
 models = load_models(f"{tiny}/quantizer-v1.pth", f"{tiny}/hubert", device="cpu", with_codec=False)

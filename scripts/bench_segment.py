@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     from silero_vad import get_speech_timestamps
 
     from hubert_quant import segment
-    from hubert_quant.audio import HUBERT_SAMPLE_RATE, resample
+    from hubert_quant.audio import resample
+    from hubert_quant.constants import HUBERT_SAMPLE_RATE
 
     model = segment.vad_model()
     rows = []

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     import torch
 
     from hubert_quant.quantizer import Quantizer, QuantizerConfig
-    from hubert_quant.train import collate
+    from hubert_quant.training.dataset import collate
 
     torch.manual_seed(0)
     frames = int(args.seconds * 50)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.signals import speech_like  # noqa: F401 - tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,14 +37,14 @@ def own_user_catalogue(tmp_path, monkeypatch):
 
 
 def load_script(name: str):
-    """A module from scripts/ (they are run as files, not installed)."""
+    """A module from scripts/: they are programs run as files (make_tiny_models.py is one a
+    developer runs too), so they are loaded from their path, not imported as a package."""
     spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-speech_like = load_script("signals").speech_like
 
 
 @pytest.fixture(scope="session")

@@ -70,7 +70,7 @@ def test_feature_width_mismatch_is_explained(tiny, tiny_models, voice_wav):
 
 
 def test_bad_audio_fails_before_models_load(tmp_path, monkeypatch):
-    monkeypatch.setattr(models, "load_hubert", lambda *a, **k: pytest.fail("model loaded for bad input"))
+    monkeypatch.setattr(models.load, "load_hubert", lambda *a, **k: pytest.fail("model loaded for bad input"))
     sf.write(tmp_path / "quiet.wav", np.zeros(48_000, np.float32), 16_000)
     with pytest.raises(AudioError, match="silent"):
         clone_voice(tmp_path / "quiet.wav", device="cpu")

@@ -10,8 +10,9 @@ import pytest
 import torch
 from conftest import ROOT
 
-from hubert_quant import gradio_compat, torch_compat
+from hubert_quant import torch_compat
 from hubert_quant.errors import CheckpointError
+from hubert_quant.ui import gradio_compat
 
 
 def test_bark_checkpoints_in_the_published_format_pass_the_pickle_check(tiny):
@@ -45,7 +46,7 @@ class Payload:
 checkpoint = torch.load({str(tiny / 'suno' / 'bark_v0' / 'fine_2.pt')!r}, weights_only=False)
 checkpoint["x"] = Payload()
 torch.save(checkpoint, {str(tmp_path / 'suno' / 'bark_v0' / 'fine_2.pt')!r})
-from hubert_quant.generate import BarkOptions, load_stages
+from hubert_quant.bark.adapter import BarkOptions, load_stages
 load_stages(("fine",), BarkOptions(device="cpu"))
 """
     shutil.copytree(tiny / "suno", tmp_path / "suno")

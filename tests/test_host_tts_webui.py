@@ -255,7 +255,7 @@ print(library.save(s.speakers_dir, "Grandpa", clone_voice("grandpa.wav", device=
     ({"server_name": "127.0.0.1"}, [], True), ({"server_name": "0.0.0.0"}, [], False),
     ({"server_name": "127.0.0.1", "share": True}, [], False), ({"server_name": "127.0.0.1"}, ["--share"], False)])
 def test_models_can_be_changed_only_when_tts_webui_is_not_exposed(tmp_path, monkeypatch, options, argv, allowed):
-    from tts_webui_extension.hubert_quant import main
+    from hubert_quant.hosts import tts_webui as main
 
     (tmp_path / "config.json").write_text(json.dumps({"gradio_interface_options": options}))
     monkeypatch.chdir(tmp_path)
@@ -269,7 +269,7 @@ def test_without_bark_in_the_hosts_python_voice_masking_says_how_to_add_it(tmp_p
     """TTS-WebUI runs Bark in a venv of its own: its main Python may have no `bark` at all."""
     import gradio as gr
 
-    from tts_webui_extension.hubert_quant import main
+    from hubert_quant.hosts import tts_webui as main
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(main, "bark_here", lambda: False)

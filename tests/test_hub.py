@@ -8,8 +8,9 @@ import pytest
 from conftest import run_cli
 from fakehub import FakeHub, serve_tiny
 
-from hubert_quant import hub, models
+from hubert_quant import models
 from hubert_quant.errors import DownloadError, IntegrityError, ModelNotFoundError
+from hubert_quant.models import hub
 
 GERMAN = ("CountFloyd/bark-voice-cloning-german-HuBERT-quantizer", "german-HuBERT-quantizer_14_epoch.pth")
 
@@ -146,13 +147,13 @@ def test_verify_reports_and_removes_a_damaged_file(fake_hub):
 
 def test_verify_says_deleted_only_when_it_deleted_and_keeps_what_is_not_its_own(tmp_path, monkeypatch):
     """A damaged EnCodec file in torch hub's folder is deleted, as the command says (it used to stay)."""
-    from hubert_quant.catalogue import DEFAULT_CODEC
+    from hubert_quant.models.catalogue import DEFAULT_CODEC
 
     checkpoints = tmp_path / "torch" / "hub" / "checkpoints"
     checkpoints.mkdir(parents=True)
     damaged = checkpoints / "encodec_24khz-d7cc33bc.th"
     damaged.write_bytes(b"not the real weights")
-    monkeypatch.setattr(models, "torch_checkpoints_dir", lambda: checkpoints)
+    monkeypatch.setattr(models.paths, "torch_checkpoints_dir", lambda: checkpoints)
     assert [(ok, gone) for _, _, ok, gone in models.verify(DEFAULT_CODEC)] == [(False, True)]
     assert not damaged.exists()
     damaged.write_bytes(b"not the real weights")

@@ -14,9 +14,9 @@ import pytest
 import soundfile as sf
 from conftest import ROOT, fake_hub_cache, run_cli, speech_like
 
-from hubert_quant import mask
+from hubert_quant.bark import mask, speak
+from hubert_quant.bark.adapter import BarkOptions
 from hubert_quant.errors import AudioError, SpeakerFileError
-from hubert_quant.generate import BarkOptions
 
 pytestmark = pytest.mark.slow  # Bark runs in subprocesses: minutes on 2 cores
 
@@ -24,8 +24,9 @@ RUNS = r"""
 import json, sys
 import numpy as np, soundfile as sf
 from hubert_quant import clone_voice, save_speaker
-from hubert_quant.generate import BarkOptions, load_stages, semantic_to_audio
-from hubert_quant.mask import mask_voice, say, save_wav
+from hubert_quant.bark.adapter import BarkOptions, load_stages, semantic_to_audio
+from hubert_quant.bark.mask import mask_voice
+from hubert_quant.bark.speak import save_wav, say
 
 import torch
 import bark.generation as generation
@@ -165,9 +166,9 @@ def no_models(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a model was requested before the input was checked")
 
-    monkeypatch.setattr(models, "ensure", refuse)
-    monkeypatch.setattr(models, "resolve_quantizer", refuse)
-    monkeypatch.setattr(models, "resolve_hubert", refuse)
+    monkeypatch.setattr(models.find, "ensure", refuse)
+    monkeypatch.setattr(models.find, "resolve_quantizer", refuse)
+    monkeypatch.setattr(models.find, "resolve_hubert", refuse)
 
 
 def test_silent_input_is_refused_before_models_load(no_models, tmp_path):
@@ -178,14 +179,14 @@ def test_silent_input_is_refused_before_models_load(no_models, tmp_path):
 
 def test_empty_text_is_refused_before_models_load(no_models):
     with pytest.raises(ValueError, match="no text to say"):
-        mask.say("   \n ")
+        speak.say("   \n ")
 
 
 def test_unknown_preset_is_refused_before_models_load(no_models):
     with pytest.raises(SpeakerFileError, match="unknown speaker 'v2/xx_speaker_0'.*presets"):
-        mask.say("hello", speaker="v2/xx_speaker_0")
+        speak.say("hello", speaker="v2/xx_speaker_0")
     with pytest.raises(SpeakerFileError, match="unknown speaker '../secret'"):
-        mask.resolve_speaker("../secret")
+        speak.resolve_speaker("../secret")
 
 
 def good_arrays():
@@ -204,14 +205,14 @@ def test_malformed_speaker_files_are_refused_before_models_load(no_models, tmp_p
     change(arrays)
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(SpeakerFileError, match=message):
-        mask.say("hello", speaker=tmp_path / "bad.npz")
+        speak.say("hello", speaker=tmp_path / "bad.npz")
 
 
 def test_presets_and_dicts_resolve():
-    preset = mask.resolve_speaker("v2/en_speaker_6")
+    preset = speak.resolve_speaker("v2/en_speaker_6")
     assert preset.fine.shape[0] == 8 and preset.semantic.ndim == 1
-    assert mask.resolve_speaker(good_arrays()).semantic.size == 100
-    assert mask.resolve_speaker(None) is None
+    assert speak.resolve_speaker(good_arrays()).semantic.size == 100
+    assert speak.resolve_speaker(None) is None
 
 
 def test_bad_options_are_refused():
@@ -248,7 +249,7 @@ def test_missing_bark_models_are_named_before_any_stage_runs(tiny, tmp_path, mon
     from hubert_quant import clone, models
     from hubert_quant.errors import ModelNotFoundError
 
-    monkeypatch.setattr(models, "bark_dir", lambda: tmp_path / "no-bark-here")
+    monkeypatch.setattr(models.paths, "bark_dir", lambda: tmp_path / "no-bark-here")
     monkeypatch.setattr(clone, "semantic_tokens", lambda *a, **k: pytest.fail("HuBERT ran before Bark was checked"))
     ran = []
     with pytest.raises(ModelNotFoundError) as e:

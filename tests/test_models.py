@@ -10,8 +10,9 @@ import huggingface_hub.constants
 import pytest
 from conftest import ROOT, fake_hub_cache
 
-from hubert_quant import catalogue, models
+from hubert_quant import models
 from hubert_quant.errors import CatalogueError, ModelNotFoundError
+from hubert_quant.models import catalogue
 
 
 def test_catalogue_has_the_nine_quantizers_hubert_encodec_and_bark():
@@ -28,7 +29,7 @@ def test_catalogue_has_the_nine_quantizers_hubert_encodec_and_bark():
 
 
 def test_shipped_quantizer_list_keeps_the_upstream_shape():
-    rows = json.loads((ROOT / "hubert_quant" / "quantizers.json").read_text())
+    rows = json.loads((ROOT / "hubert_quant" / "models" / "quantizers.json").read_text())
     keys = {"name", "repo", "file", "language", "author", "quant_version", "official", "dlfilename", "extra"}
     assert all(set(row) == keys for row in rows)
 
@@ -119,7 +120,7 @@ def test_host_folder_copy_is_used_before_any_cache(tmp_path, monkeypatch):
     try:
         assert models.resolve_quantizer("German") == host / "tokenizer_ger.pth"
     finally:
-        models._host_dirs.clear()
+        models.paths._host_dirs.clear()
 
 
 def test_a_quantizer_kept_under_its_hub_file_name_in_a_host_folder_is_used(tmp_path, monkeypatch):
@@ -137,11 +138,11 @@ def test_a_quantizer_kept_under_its_hub_file_name_in_a_host_folder_is_used(tmp_p
 def test_package_inside_an_audio_webui_extension_finds_the_hosts_folder(tmp_path):
     webui = tmp_path / "audio-webui"
     shutil.copytree(ROOT / "hubert_quant", webui / "extensions" / "hubert-quant" / "hubert_quant")
-    code = "from hubert_quant import models; print(models.__file__, *models.host_dirs())"
+    code = "from hubert_quant import hosts, models; hosts.discover(); print(models.paths.__file__, *models.host_dirs())"
     # -S: no site-packages, so this copy is imported, not the installed one (models needs only the stdlib).
     out = subprocess.run([sys.executable, "-S", "-c", code], cwd=webui / "extensions" / "hubert-quant",
                          capture_output=True, text=True, check=True).stdout
-    assert out.split() == [str(webui / "extensions" / "hubert-quant" / "hubert_quant" / "models.py"),
+    assert out.split() == [str(webui / "extensions" / "hubert-quant" / "hubert_quant" / "models" / "paths.py"),
                            str(webui / "data" / "models" / "hubert")]
 
 

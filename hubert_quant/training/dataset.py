@@ -24,12 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .files import atomic_write, atomic_write_bytes
+from ..constants import BARK_SAMPLE_RATE
+from ..files import atomic_write, atomic_write_bytes
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
 # A training pair is a few seconds of speech; far larger members are not pairs (or are zip bombs).
 MAX_MEMBER_BYTES = {"semantic": 4 * 2**20, "wav": 64 * 2**20}
 MAX_PAIR_SECONDS = 120
+IGNORE = -100  # the token at padded positions: cross-entropy and accuracy skip it
 _ID = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}")
 
 
@@ -144,7 +146,7 @@ def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_perc
 
 def _load_tokens(data, where: str) -> np.ndarray:
     """An .npy of tokens, refusing a header that claims more data than the file holds."""
-    from .speaker import npy_claimed_bytes
+    from ..speaker import npy_claimed_bytes
 
     try:
         claimed = npy_claimed_bytes(data)
@@ -175,7 +177,7 @@ def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=Non
     """
     import soundfile as sf
 
-    from .generate import SAMPLE_RATE, BarkOptions, load_stages, semantic_to_audio, text_to_semantic
+    from ..bark.adapter import BarkOptions, load_stages, semantic_to_audio, text_to_semantic
 
     dest, options = Path(dest), options or BarkOptions()
     rows = {r["id"]: r for r in read_manifest(dest)} if (dest / "manifest.jsonl").is_file() else {}
@@ -190,9 +192,10 @@ def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=Non
             (dest / kind).mkdir(parents=True, exist_ok=True)
         atomic_write(dest / "semantic" / f"{pair_id}.npy", lambda f, s=semantic: np.save(f, s.astype(np.int64)),
                      overwrite=True)
-        atomic_write(dest / "wav" / f"{pair_id}.wav", lambda f, a=audio: sf.write(f, a, SAMPLE_RATE, format="WAV"),
+        atomic_write(dest / "wav" / f"{pair_id}.wav", lambda f, a=audio: sf.write(f, a, BARK_SAMPLE_RATE, format="WAV"),
                      overwrite=True)
-        rows[pair_id] = {"id": pair_id, "seconds": round(len(audio) / SAMPLE_RATE, 3), "tokens": int(semantic.size),
+        seconds = round(len(audio) / BARK_SAMPLE_RATE, 3)
+        rows[pair_id] = {"id": pair_id, "seconds": seconds, "tokens": int(semantic.size),
                          "split": split_of(pair_id, val_percent), "text": text}
         write_manifest(dest, list(rows.values()))  # after every pair: an interrupted run resumes here
         if progress:
@@ -206,7 +209,8 @@ def extract_features(dest: str | os.PathLike, hubert, *, progress=None) -> int:
     hubert: a loaded :class:`~hubert_quant.hubert.HubertEncoder`.
     returns: how many were computed now.
     """
-    from .audio import HUBERT_SAMPLE_RATE, load_audio, resample
+    from ..audio import load_audio, resample
+    from ..constants import HUBERT_SAMPLE_RATE
 
     dest = Path(dest)
     (dest / "features").mkdir(parents=True, exist_ok=True)
@@ -250,3 +254,20 @@ def load_split(dest: str | os.PathLike, split: str | None) -> list[tuple[str, np
         n = min(len(features), len(tokens))
         pairs.append((row["id"], features[:n], tokens[:n]))
     return pairs
+
+
+def collate(items: list[tuple[str, np.ndarray, np.ndarray]]):
+    """[(id, features (N_i, in), tokens (N_i,))] -> features (B, T, in), tokens (B, T), lengths (B,).
+
+    Padded frames are zeros and padded tokens IGNORE.
+    """
+    import torch
+
+    lengths = torch.tensor([len(t) for _, _, t in items])
+    width = items[0][1].shape[1]
+    features = torch.zeros(len(items), int(lengths.max()), width)
+    tokens = torch.full((len(items), int(lengths.max())), IGNORE, dtype=torch.long)
+    for i, (_, f, t) in enumerate(items):
+        features[i, : len(t)] = torch.from_numpy(f)
+        tokens[i, : len(t)] = torch.from_numpy(t)
+    return features, tokens, lengths

@@ -20,12 +20,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .errors import CatalogueError, ModelNotFoundError
+from ..constants import DEFAULT_CODEC, DEFAULT_HUBERT, DEFAULT_QUANTIZER, user_config_dir  # noqa: F401 - re-exported
+from ..errors import CatalogueError, ModelNotFoundError
 
 KINDS = ("quantizer", "hubert", "codec", "bark", "tokenizer")
-DEFAULT_QUANTIZER = "Large English"
-DEFAULT_HUBERT = "HuBERT base"
-DEFAULT_CODEC = "EnCodec 24 kHz"
 
 LANGUAGES = {
     "ENG": "English", "POL": "Polish", "GER": "German", "SPA": "Spanish", "POR": "Portuguese",
@@ -74,10 +72,7 @@ class ModelEntry:
 
 def user_catalogue_path() -> Path:
     """``$HUBERT_QUANT_HOME/quantizers.json``; the folder defaults to ``~/.config/hubert-quant``."""
-    home = os.environ.get("HUBERT_QUANT_HOME")
-    if not home:
-        home = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config") / "hubert-quant"
-    return Path(home).expanduser() / "quantizers.json"
+    return user_config_dir() / "quantizers.json"
 
 
 def entries(kind: str | None = None) -> list[ModelEntry]:
@@ -167,8 +162,8 @@ def add_quantizer(
 
 def _check_quantizer_file(path: Path) -> None:
     """Refuse, when it is added rather than at the first clone, a file that is not a quantizer."""
-    from .errors import CheckpointError, ModelNotFoundError
-    from .quantizer import read_config
+    from ..errors import CheckpointError, ModelNotFoundError
+    from ..quantizer import read_config
 
     try:
         read_config(path)  # the zip and its .info entry: cheap, and nothing is unpickled
@@ -273,7 +268,7 @@ def _read_user_rows() -> list:
 
 
 def _write_user_rows(rows: list) -> None:
-    from .files import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     path = user_catalogue_path()
     path.parent.mkdir(parents=True, exist_ok=True)

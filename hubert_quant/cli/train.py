@@ -6,28 +6,32 @@ import json
 import sys
 from pathlib import Path
 
+from .common import options, stage_bars
+
 
 def add_train_parsers(commands) -> None:
     data = commands.add_parser("dataset", help="build a training dataset (import, generate, features)")
     actions = data.add_subparsers(dest="action", metavar="ACTION", required=True)
-    imp = actions.add_parser("import", help="import (semantic .npy, wav) pairs: SOURCE/semantic/ + SOURCE/wav/ or zips")
+    imp = actions.add_parser("import", parents=options(),
+                             help="import (semantic .npy, wav) pairs: SOURCE/semantic/ + SOURCE/wav/ or zips")
     imp.add_argument("source", type=Path)
-    gen = actions.add_parser("generate", help="make pairs with Bark from a text file, one sentence per line")
+    gen = actions.add_parser("generate", parents=options(),
+                             help="make pairs with Bark from a text file, one sentence per line")
     gen.add_argument("sentences", type=Path)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument("--small", action="store_true", help="Bark's small models")
-    feats = actions.add_parser("features", help="cache HuBERT layer-9 features for every pair (resumable)")
+    feats = actions.add_parser("features", parents=options(),
+                               help="cache HuBERT layer-9 features for every pair (resumable)")
     feats.add_argument("--hubert", default=None, help="HuBERT folder or Hub id (default facebook/hubert-base-ls960)")
     for action in (imp, gen, feats):
         action.add_argument("--out", "-o", type=Path, required=True, help="the dataset folder")
         action.add_argument("--val-percent", type=float, default=10.0, help="share of pairs for validation")
-        action.add_argument("--device", default="auto")
-        action.add_argument("--debug", action="store_true")
     imp.set_defaults(run=run_import)
     gen.set_defaults(run=run_generate)
     feats.set_defaults(run=run_features)
 
-    train = commands.add_parser("train", help="train a quantizer on a dataset (torchrun for several GPUs/machines)")
+    train = commands.add_parser("train", parents=options(),
+                                help="train a quantizer on a dataset (torchrun for several GPUs/machines)")
     train.add_argument("dataset", type=Path)
     train.add_argument("--out", "-o", type=Path, required=True, help="folder for checkpoints, state and curves")
     train.add_argument("--init", default=None, help="fine-tune this checkpoint (a path or catalogue name)")
@@ -40,34 +44,18 @@ def add_train_parsers(commands) -> None:
     train.add_argument("--lr", type=float, default=1e-3)
     train.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--device", default="auto")
-    train.add_argument("--debug", action="store_true")
     train.set_defaults(run=run_train)
 
-    ev = commands.add_parser("eval", help="token accuracy of quantizers on a dataset, side by side")
+    ev = commands.add_parser("eval", parents=options(), help="token accuracy of quantizers on a dataset, side by side")
     ev.add_argument("dataset", type=Path)
     ev.add_argument("quantizers", nargs="+", help="checkpoint paths or catalogue names")
     ev.add_argument("--split", choices=["val", "train", "all"], default="val")
     ev.add_argument("--json", type=Path, default=None, help="also write the numbers here")
-    ev.add_argument("--device", default="cpu")
-    ev.add_argument("--debug", action="store_true")
     ev.set_defaults(run=run_eval)
 
 
-def _progress():
-    from tqdm import tqdm
-
-    bars = {}
-
-    def update(label, done, total):
-        bar = bars.get(label) or bars.setdefault(label, tqdm(total=total, desc=label, file=sys.stderr))
-        bar.update(done - bar.n)
-
-    return update
-
-
 def run_import(args) -> int:
-    from .dataset import import_pairs
+    from ..training.dataset import import_pairs
 
     report = import_pairs(args.source, args.out, val_percent=args.val_percent)
     print(f"imported {report['imported']} pairs ({report['skipped']} already there) into {args.out}")
@@ -80,32 +68,32 @@ def run_import(args) -> int:
 
 
 def run_generate(args) -> int:
-    from .dataset import generate_pairs
-    from .generate import BarkOptions
+    from ..bark.adapter import BarkOptions
+    from ..training.dataset import generate_pairs
 
     sentences = args.sentences.read_text(encoding="utf-8").splitlines()
-    made = generate_pairs(sentences, args.out, val_percent=args.val_percent, progress=_progress(),
+    made = generate_pairs(sentences, args.out, val_percent=args.val_percent, progress=stage_bars(),
                           options=BarkOptions(seed=args.seed, small=args.small, device=args.device))
     print(f"generated {made} new pairs in {args.out}")
     return 0
 
 
 def run_features(args) -> int:
-    from .dataset import extract_features
-    from .models import load_hubert
+    from ..models import load_hubert
+    from ..training.dataset import extract_features
 
-    made = extract_features(args.out, load_hubert(args.hubert, device=args.device), progress=_progress())
+    made = extract_features(args.out, load_hubert(args.hubert, device=args.device), progress=stage_bars())
     print(f"computed features for {made} pairs in {args.out / 'features'}")
     return 0
 
 
 def run_train(args) -> int:
-    from .quantizer import QuantizerConfig
-    from .train import TrainConfig, train
+    from ..quantizer import QuantizerConfig
+    from ..training.train import TrainConfig, train
 
     init = None
     if args.init:
-        from .models import resolve_quantizer
+        from ..models import resolve_quantizer
 
         init = resolve_quantizer(args.init)
     result = train(args.dataset, args.out, init=init,
@@ -121,7 +109,7 @@ def run_train(args) -> int:
 
 
 def run_eval(args) -> int:
-    from .train import evaluate_files
+    from ..training.evaluate import evaluate_files
 
     results = evaluate_files(args.dataset, args.quantizers, split=None if args.split == "all" else args.split,
                              device=args.device)

@@ -1,0 +1,82 @@
+"""``hubert-quant mask`` and ``say``: Bark speaking, in a random voice or a speaker's."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..constants import BARK_SAMPLE_RATE, CONSENT
+from .common import options
+
+
+def add_speak_parsers(commands) -> None:
+    mask = commands.add_parser(
+        "mask", parents=options(), help="re-speak a recording through Bark, in a random voice or a speaker's",
+        description=(
+            "Turn a recording into Bark's semantic tokens and let Bark speak them again: the same words "
+            "and timing in a random voice, or with --speaker in that speaker's voice. Long recordings are "
+            f"split at pauses into pieces of up to 14 s. {CONSENT}"
+        ),
+    )
+    mask.add_argument("audio", type=Path, help="the recording to mask")
+    mask.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
+    mask.add_argument("--quantizer", default=None, help="quantizer name or path (default: Large English)")
+    mask.add_argument("--hubert", default=None, help="HuBERT folder or Hub id")
+    mask.add_argument("--start", type=float, default=None, help="use the recording from this second on")
+    mask.add_argument("--end", type=float, default=None, help="use the recording up to this second")
+    say = commands.add_parser(
+        "say", parents=options(), help="speak text with Bark in a cloned voice (a preview)",
+        description=f"Speak TEXT with Bark's full pipeline in the speaker's voice. {CONSENT}",
+    )
+    say.add_argument("text", help="what to say (a sentence or two; Bark speaks up to about 14 s)")
+    say.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
+    say.add_argument("--text-temp", type=float, default=0.7, help="text stage temperature (default 0.7)")
+    for command in (mask, say):
+        command.add_argument("--out", "-o", type=Path, required=True, help="output .wav (24 kHz mono)")
+        command.add_argument("--seed", type=int, default=None, help="same seed, same audio (on the same device)")
+        command.add_argument("--coarse-temp", type=float, default=0.7, help="coarse stage temperature (default 0.7)")
+        command.add_argument("--fine-temp", type=float, default=0.5, help="fine stage temperature (default 0.5)")
+        command.add_argument("--small", action="store_true", help="Bark's small models: faster, lower quality")
+        command.add_argument("--offload-cpu", action="store_true", help="keep Bark on the CPU between stages")
+        command.add_argument("--force", "-f", action="store_true", help="replace an existing output file")
+    mask.set_defaults(run=run_mask)
+    say.set_defaults(run=run_say)
+
+
+def run_mask(args: argparse.Namespace) -> int:
+    from ..bark.mask import mask_voice
+
+    return _speak(args, lambda options, stages: mask_voice(
+        args.audio, speaker=args.speaker, options=options, quantizer=args.quantizer, hubert=args.hubert,
+        start=args.start, end=args.end, stages=stages,
+    ))
+
+
+def run_say(args: argparse.Namespace) -> int:
+    from ..bark.mask import say
+
+    return _speak(args, lambda options, stages: say(args.text, speaker=args.speaker, options=options, stages=stages))
+
+
+def _speak(args: argparse.Namespace, render) -> int:
+    """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
+    from ..bark.adapter import BarkOptions
+    from ..bark.mask import save_wav, wav_path
+    from ..errors import OutputExistsError
+
+    out = wav_path(args.out)
+    if out.exists() and not args.force:
+        raise OutputExistsError(f"{out} already exists; pass --force to replace it")
+    options = BarkOptions(
+        text_temp=getattr(args, "text_temp", 0.7), coarse_temp=args.coarse_temp, fine_temp=args.fine_temp,
+        seed=args.seed, small=args.small, offload_cpu=args.offload_cpu, device=args.device,
+    )
+
+    def stages(what: str, step: int, steps: int) -> None:
+        print(f"{what} [{step}/{steps}]" if steps > 1 else what, file=sys.stderr, flush=True)
+
+    audio = render(options, stages)
+    written = save_wav(audio, out, overwrite=args.force)
+    print(f"saved {written} ({len(audio) / BARK_SAMPLE_RATE:.1f} s)", file=sys.stderr)
+    return 0

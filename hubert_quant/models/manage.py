@@ -1,0 +1,154 @@
+"""What ``hubert-quant models list|download|verify|remove|import|where`` and the Models tab do."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import ModelNotFoundError
+from ..files import file_digest
+from . import hub, paths
+from .catalogue import ModelEntry, entries, find
+from .find import ensure, locate
+
+
+@dataclass(frozen=True)
+class Installed:
+    """A catalogue entry and where (if anywhere) it is on this machine."""
+
+    entry: ModelEntry
+    path: Path | None
+
+    @property
+    def size(self) -> int | None:
+        """Bytes on disk when installed, else the catalogue's estimate."""
+        if self.path is None:
+            return self.entry.size
+        files = [p for p in self.path.iterdir() if p.is_file()] if self.path.is_dir() else [self.path]
+        return sum(p.stat().st_size for p in files)
+
+
+def list_models(kind: str | None = None) -> list[Installed]:
+    """Every catalogue entry with its installed path (None when not on this machine)."""
+    return [Installed(e, locate(e)) for e in entries(kind)]
+
+
+def download(name: str, *, progress: hub.Progress | None = None) -> Path:
+    """Fetch one catalogue entry (no-op when it is already here and intact)."""
+    return ensure(find(name), progress=progress)
+
+
+def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None, bool]]:
+    """Re-hash installed files: (entry, file, ok, deleted).
+
+    ok: True matches its hash, False damaged, None no hash known. A damaged download of ours is
+    deleted (``deleted`` True); a file a host or the user put somewhere is only reported.
+    """
+    results = []
+    for item in [Installed(find(name), locate(find(name)))] if name else list_models():
+        if item.path is None:
+            continue
+        files = sorted(p for p in item.path.iterdir() if p.is_file()) if item.path.is_dir() else [item.path]
+        for path in files:
+            ok = hub.check_cached(path)
+            if ok is None and item.entry.kind == "codec":
+                wanted = hub.expected_digest(path.name)
+                ok = None if wanted is None else file_digest(path, "sha256").startswith(wanted.split(":")[1])
+            deleted = False
+            if ok is False and item.entry.repo and path.is_symlink():  # a Hub cache pointer
+                deleted = bool(hub.remove_hub_file(item.entry.repo, path.name)) and not path.exists()
+            elif ok is False and item.entry.kind == "codec" and path.parent == paths.torch_checkpoints_dir():
+                path.unlink()
+                deleted = True
+            results.append((item.entry, path, ok, deleted))
+    return results
+
+
+def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: bool = False) -> Path:
+    """Put a copy of catalogue model ``name`` that the user got by hand (a file; a folder for HuBERT
+    and Bark's tokenizer) where a download would have put it, after checking it is that model.
+
+    Official files with a known hash (EnCodec) must match it, unless ``allow_unofficial`` (your own
+    build, or a test model). Returns where it now is.
+    """
+    from ..errors import CheckpointError
+
+    entry, source = find(name), Path(source).expanduser()
+    if entry.path:
+        raise ValueError(f"{entry.name!r} is your own entry: it already uses {entry.path}")
+    folder = entry.kind in ("hubert", "tokenizer")
+    if not (source.is_dir() if folder else source.is_file()):
+        raise ModelNotFoundError(f"{source}: no such {'folder' if folder else 'file'} ({entry.name} is "
+                                 f"{'a folder with ' + ', '.join(entry.files) if folder else 'one file'})")
+    if entry.kind == "quantizer":
+        from ..quantizer import read_config
+
+        read_config(source)  # the zip and its .info: refused here, not at the first clone
+        return hub.place_hub_file(entry.repo, entry.files[0].split("|")[0], source)
+    if folder:
+        names = [next((n for n in choice.split("|") if (source / n).is_file()), None) for choice in entry.files]
+        if not names[0] or (entry.kind == "hubert" and not all(names)):
+            raise ModelNotFoundError(f"{source}: {entry.name} needs {' and '.join(entry.files)} in that folder")
+        # Everything beside them too (special_tokens_map.json, ...): what the folder's reader may ask for.
+        placed = [hub.place_hub_file(entry.repo, p.name, p) for p in sorted(source.iterdir()) if p.is_file()]
+        return placed[0].parent
+    if entry.kind == "codec":
+        target = paths.torch_checkpoints_dir() / entry.files[0]
+        wanted = hub.expected_digest(entry.files[0])
+        official = not wanted or file_digest(source, "sha256").startswith(wanted.split(":")[1])
+        if not official and not allow_unofficial:
+            raise CheckpointError(f"{source} is not the official {entry.files[0]} (its hash differs). To clone with "
+                                  "it, pass --codec PATH; to install it for Bark anyway, add --allow-unofficial")
+        from ..codec import Codec
+
+        Codec.load(source)  # the right weights for EnCodec 24 kHz, whatever its hash
+    else:  # bark: the pickle must name only tensors, dicts and numbers, and the sizes fit the file
+        from ..torch_compat import check_model_size, check_pickle
+
+        check_pickle(source)
+        check_model_size(source)
+        target = paths.bark_dir() / entry.files[0]
+    from ..files import atomic_copy
+
+    return atomic_copy(source, target, overwrite=True)
+
+
+def remove(name: str) -> list[Path]:
+    """Delete the downloaded copy of an entry. Files a host or the user put somewhere are left alone."""
+    entry = find(name)
+    if entry.kind in ("codec", "bark"):
+        target = (paths.torch_checkpoints_dir() if entry.kind == "codec" else paths.bark_dir()) / entry.files[0]
+        if target.is_file():
+            target.unlink()
+            return [target]
+        return []
+    if not entry.repo:
+        return []
+    return [p for names in entry.files for n in names.split("|") for p in hub.remove_hub_file(entry.repo, n)]
+
+
+
+def add_quantizer_file(name: str, *, upload: str | os.PathLike | None = None, repo: str | None = None,
+                       file: str | None = None, language: str = "") -> ModelEntry:
+    """Add a user catalogue entry: a Hub file (``repo`` + ``file``), or a quantizer ``upload`` kept in
+    the user's folder (``quantizers/<name>.pth`` beside the user catalogue). The upload is loaded
+    first, so what is not a quantizer is refused before it is kept; if the catalogue then refuses
+    the entry, the kept copy is removed again."""
+    from ..files import atomic_write_bytes
+    from ..library import safe_name
+    from ..quantizer import Quantizer
+    from .catalogue import add_quantizer, user_catalogue_path
+
+    path = None
+    if upload:
+        Quantizer.load(upload)  # refuse what is not a loadable quantizer before keeping it
+        kept = user_catalogue_path().parent / "quantizers" / f"{safe_name(name)}.pth"
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        path = atomic_write_bytes(kept, Path(upload).read_bytes())  # refuses to replace a file
+    try:
+        return add_quantizer(name, repo=repo or None, file=file or None, path=path, language=language or "")
+    except Exception:
+        if path is not None:
+            path.unlink()  # the catalogue refused the entry: do not leave its file behind
+        raise

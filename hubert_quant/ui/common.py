@@ -1,0 +1,116 @@
+"""What every tab shares: the settings a front end passes in, errors turned into messages on the
+page, and progress for downloads."""
+
+from __future__ import annotations
+
+import functools
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from .. import library, models
+from ..constants import DEFAULT_QUANTIZER
+from ..errors import DownloadError, HubertQuantError, ModelNotFoundError, message
+from . import gradio_compat as compat
+
+AUDIO_FILES = [".wav", ".flac", ".ogg", ".opus", ".mp3"]
+PROGRESS = gr.Progress()  # gradio gives each call its own tracker in place of this default
+
+
+@dataclass
+class Settings:
+    """What the tabs need; models may be names or paths (None: the defaults)."""
+
+    speakers_dir: Path = field(default_factory=lambda: Path("speakers"))
+    device: str = "auto"
+    quantizer: str | None = None
+    hubert: str | None = None
+    codec: str | None = None
+    max_upload_mb: int = 200
+    # A private folder per app (mkdtemp: a new name, mode 0700), never a predictable shared /tmp
+    # path that someone else could have planted as a link to elsewhere.
+    outputs_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hubert-quant-ui-")))
+    default_quantizer: str = DEFAULT_QUANTIZER  # preselected in the Clone tab
+    keep_preview: bool = True  # keep "Hear it" audio next to the speaker as <name>.preview.wav
+    # Downloading, removing and adding models changes the machine, not just the app's folders:
+    # off when the app is reachable from other machines, unless the owner allows it.
+    manage_models: bool = True
+    models_tab: str = "Models"  # where this front end's model manager is, for missing-model messages
+    debug: bool = False  # also print the page's errors with their tracebacks in the terminal
+    speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
+
+    def check_upload(self, path) -> None:
+        """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
+        if path and Path(path).is_file() and Path(path).stat().st_size > self.max_upload_mb * 1_000_000:
+            raise compat.error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it "
+                               "to the part you need, or raise the limit: `hubert-quant ui --max-upload-mb N` (in "
+                               "audio-webui: its hubert-quant settings).")
+
+
+def readable(fn):
+    """Turn our errors (and bad values) into a message on the page instead of a stack trace.
+
+    A missing model gets a message that stays until closed and says where to get it here.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        settings = kwargs.get("settings")
+        try:
+            return fn(*args, **kwargs)
+        except gr.Error:
+            raise
+        except (ModelNotFoundError, DownloadError) as e:
+            raise compat.error(_named_by_file(missing_models_message(e, settings), args, kwargs), sticky=True,
+                               traceback=getattr(settings, "debug", False)) from e
+        except (HubertQuantError, ValueError, OSError) as e:
+            raise compat.error(_named_by_file(message(e), args, kwargs),
+                               traceback=getattr(settings, "debug", False)) from e
+
+    return wrapper
+
+
+def missing_models_message(e: BaseException, settings: Settings | None) -> str:
+    """Which models are missing, their sizes and where this page gets them (no server folders:
+    the command line's message names those)."""
+    what = models.missing_summary(e) or message(e)
+    if settings is None or settings.manage_models:
+        tab = settings.models_tab if settings else "Models"
+        where = (f"Get them in the {tab} tab (Download), or add a quantizer file you have there; files copied by "
+                 "hand also work with hubert-quant models import NAME PATH, or by starting the app with "
+                 "--quantizer/--hubert/--codec PATH.")
+    else:
+        where = "Models cannot be changed from this page: ask whoever runs the app to fetch them."
+    return f"{what} {where}"
+
+
+def _named_by_file(message: str, args, kwargs) -> str:
+    """``message`` with each uploaded file's server path cut to its name (uploads live in temp folders)."""
+    for value in (*args, *kwargs.values()):
+        value = compat.path_of(value)
+        if isinstance(value, str) and len(value) > 1 and os.path.isabs(value):
+            message = message.replace(value, Path(value).name)
+    return message
+
+
+def downloads(progress):
+    """A model-download callback that drives a gr.Progress bar."""
+    return lambda label, done, total: progress((done, total), desc=f"downloading {label}", unit="bytes")
+
+
+def output_wav(audio, settings: Settings, prefix: str) -> str:
+    """A fresh wav in the outputs folder (served to the page, never inside the library)."""
+    from ..bark.speak import save_wav
+
+    settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f"{prefix}-", suffix=".wav", dir=settings.outputs_dir)
+    os.close(handle)
+    return str(save_wav(audio, name, overwrite=True))
+
+
+def speaker_names(settings: Settings) -> list[str]:
+    """The library's usable speakers, by name."""
+    return [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]

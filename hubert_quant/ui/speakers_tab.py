@@ -1,0 +1,77 @@
+"""The Speakers tab: list, preview, rename, delete, export and import the library's speakers."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from .. import library
+from ..errors import SpeakerFileError
+from . import gradio_compat as compat
+from .common import Settings, readable
+
+SPEAKER_COLUMNS = ["name", "seconds", "quantizer", "created", "preview", "problem"]
+
+
+def speaker_rows(settings: Settings) -> list[list]:
+    return [[s.name, s.seconds, s.quantizer, s.created, "yes" if s.preview else "", s.problem]
+            for s in library.list_speakers(settings.speakers_dir)]
+
+
+def speakers_tab(settings: Settings) -> None:
+    gr.Markdown(f"Speakers in the library folder `{settings.speakers_dir.name}`.")
+    # Read on every page load, not once when the app starts: speakers cloned since then are listed.
+    table = compat.table(lambda: speaker_rows(settings), SPEAKER_COLUMNS, "Library")
+    refresh = gr.Button("Refresh")
+    with gr.Row():
+        chosen = compat.refreshing_dropdown(lambda: [row[0] for row in speaker_rows(settings)], label="Speaker",
+                                            allow_custom_value=True)
+        new_name = gr.Textbox(label="New name")
+    with gr.Row():
+        rename = gr.Button("Rename")
+        confirm = gr.Checkbox(label="Yes, delete it")
+        delete = gr.Button("Delete", variant="stop")
+    with gr.Row():
+        exported = gr.File(label="Export (download)", interactive=False)
+        preview = gr.Audio(type="filepath", label="Preview", interactive=False)
+    imported = compat.file_input("Import a speaker .npz (checked before it is added)", [".npz"])
+    message = gr.Markdown()
+
+    def refreshed(note=""):
+        rows = speaker_rows(settings)
+        return compat.frame(rows, SPEAKER_COLUMNS), gr.update(choices=[row[0] for row in rows]), note
+
+    def pick(name):
+        try:
+            path = library.existing(settings.speakers_dir, name)
+        except SpeakerFileError:
+            return None, None
+        preview_file = path.with_name(f"{name}.preview.wav")
+        return str(path), str(preview_file) if preview_file.is_file() else None
+
+    @readable
+    def do_rename(name, new):
+        library.rename(settings.speakers_dir, name, new)
+        return refreshed(f"Renamed {name!r} to {library.safe_name(new)!r}.")
+
+    @readable
+    def do_delete(name, sure):
+        if not sure:
+            raise compat.error("Tick 'Yes, delete it' to confirm.")
+        library.delete(settings.speakers_dir, name)
+        return refreshed(f"Deleted {name!r}.")
+
+    @readable
+    def do_import(path):
+        path = compat.path_of(path)
+        if not path:
+            return refreshed()
+        settings.check_upload(path)
+        saved = library.import_file(settings.speakers_dir, path, style=settings.speaker_style)
+        return refreshed(f"Imported {saved.stem!r}.")
+
+    outputs = [table, chosen, message]
+    refresh.click(refreshed, None, outputs)
+    chosen.change(pick, chosen, [exported, preview])
+    rename.click(do_rename, [chosen, new_name], outputs)
+    delete.click(do_delete, [chosen, confirm], outputs)
+    imported.upload(do_import, imported, outputs)
