@@ -54,7 +54,7 @@ def run_mask(args: argparse.Namespace) -> int:
 
 
 def run_say(args: argparse.Namespace) -> int:
-    from ..bark.mask import say
+    from ..bark.speak import say
 
     return _speak(args, lambda options, stages: say(args.text, speaker=args.speaker, options=options, stages=stages))
 
@@ -62,7 +62,7 @@ def run_say(args: argparse.Namespace) -> int:
 def _speak(args: argparse.Namespace, render) -> int:
     """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
     from ..bark.adapter import BarkOptions
-    from ..bark.mask import save_wav, wav_path
+    from ..bark.speak import save_wav, wav_path
     from ..errors import OutputExistsError
 
     out = wav_path(args.out)
