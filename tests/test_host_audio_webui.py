@@ -132,11 +132,12 @@ def test_a_tab_builder_that_fails_is_shown_in_its_tab_and_the_host_goes_on(host)
     code = """
 import sys, gradio
 sys.path.insert(0, "extensions/hubert-quant")
-import extension
+import extension  # noqa: F401 - the entry file: sets sys.path, registers
+from hubert_quant.hosts import audio_webui
 def broken():
     raise RuntimeError("deliberately broken")
 with gradio.Blocks() as blocks, gradio.Tab("x"):
-    extension.guarded("Clone", broken)
+    audio_webui.guarded("Clone", broken)
 print([b.value for b in blocks.blocks.values() if type(b).__name__ == "Markdown"])
 """
     result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env=host["env"], capture_output=True,
@@ -220,8 +221,9 @@ def test_models_can_be_changed_only_when_audio_webui_is_not_exposed(host, flags,
 import sys
 sys.argv = ["main.py", "-sv", *{flags!r}]
 sys.path.insert(0, "extensions/hubert-quant")
-import extension
-print("manage_models", extension.ui_settings().manage_models)
+import extension  # noqa: F401 - the entry file: sets sys.path, registers
+from hubert_quant.hosts import audio_webui
+print("manage_models", audio_webui.ui_settings().manage_models)
 """
     result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env=host["env"], capture_output=True,
                             text=True, timeout=300)

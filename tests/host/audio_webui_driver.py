@@ -78,10 +78,11 @@ def clone(recording, name):
 
     settings.load_config()
     sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
-    import extension
+    import extension  # noqa: F401 - the entry file: sets sys.path, registers
     from hubert_quant import load_speaker, ui
+    from hubert_quant.hosts import audio_webui
 
-    chosen = extension.ui_settings()
+    chosen = audio_webui.ui_settings()
     path, status = ui.do_clone(recording, 0, 0, chosen.default_quantizer, name, True, settings=chosen,
                                progress=lambda *a, **k: None)
     return {"quantizer": chosen.quantizer, "hubert": chosen.hubert, "codec": chosen.codec, "status": status,
