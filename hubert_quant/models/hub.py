@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ..constants import progress_bars_disabled, user_cache_dir
+from ..constants import env, progress_bars_disabled, user_cache_dir
 from ..errors import DownloadError, IntegrityError, ModelNotFoundError
 from ..files import file_digest
 
@@ -46,7 +46,7 @@ def endpoint() -> str:
     """The Hub to download from: ``HF_ENDPOINT`` (read now, so it can change at run time)."""
     from huggingface_hub import constants
 
-    return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+    return env("HF_ENDPOINT", constants.ENDPOINT).rstrip("/")
 
 
 def is_offline() -> bool:

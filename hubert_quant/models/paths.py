@@ -11,7 +11,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..constants import ENV_SEARCH_DIRS, env_paths, user_cache_dir
+from ..constants import ENV_SEARCH_DIRS, env, env_paths, user_cache_dir
 from . import hub
 
 _host_dirs: list[Path] = []
@@ -43,7 +43,7 @@ def torch_checkpoints_dir() -> Path:
         import torch.hub
 
         return Path(torch.hub.get_dir()) / "checkpoints"
-    home = os.environ.get("TORCH_HOME") or user_cache_dir() / "torch"
+    home = env("TORCH_HOME") or user_cache_dir() / "torch"
     return Path(home).expanduser() / "hub" / "checkpoints"
 
 

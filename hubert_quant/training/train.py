@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..constants import env
 from ..device import resolve_device, seed_everything
 from ..quantizer import Quantizer, QuantizerConfig
 from .dataset import IGNORE, collate, load_split  # noqa: F401 - IGNORE: what padded tokens are
@@ -50,12 +51,12 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     returns: {"best": path of the best checkpoint, "best_top1": its accuracy, "history": [per-epoch numbers]}
     """
     config, out = config or TrainConfig(), Path(out)
-    world = int(os.environ.get("WORLD_SIZE", "1"))  # set by torchrun
+    world = int(env("WORLD_SIZE", "1"))  # set by torchrun
     distributed = world > 1
     device = resolve_device(config.device)
     rank = _init_distributed(device) if distributed else 0
     if distributed and device.startswith("cuda"):
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
+        device = f"cuda:{int(env('LOCAL_RANK', '0'))}"
     seed_everything(config.seed)
     train_pairs, val_pairs = load_split(dataset, "train"), load_split(dataset, "val")
     if not train_pairs or not val_pairs:
