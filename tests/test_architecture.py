@@ -166,6 +166,25 @@ def test_every_subpackage_is_installed():
     assert folders <= listed
 
 
+DOC = ROOT / "docs" / "architecture.md"
+
+
+def test_the_architecture_doc_names_every_module():
+    """docs/architecture.md matches the tree: a module added without a word there fails here."""
+    named = set(re.findall(r"`([\w./]+)`", DOC.read_text(encoding="utf-8")))
+    words = {part for n in named for part in re.split(r"[./]", n)}
+    missing = [n for n in MODULES if n.rpartition(".")[2] not in words | {"__init__"} and n != "hubert_quant"]
+    assert missing == [], f"modules docs/architecture.md does not mention: {missing}"
+
+
+def test_every_file_the_architecture_doc_names_exists():
+    """... and names nothing that is gone: each `path.py`, `folder/` or `file.json` it names is here."""
+    named = set(re.findall(r"`([\w./]+(?:\.py|\.json|/))`", DOC.read_text(encoding="utf-8")))
+    places = (ROOT, PACKAGE, ROOT / "tests", ROOT / "scripts")
+    gone = [n for n in named if not any((base / n).exists() for base in places)]
+    assert named and gone == [], f"docs/architecture.md names what is not in the tree: {gone}"
+
+
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_modules_stay_short(name):
     """No module over ~400 lines (style guide): past that, it holds more than one thing."""
