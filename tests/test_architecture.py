@@ -96,6 +96,13 @@ def test_the_ui_knows_neither_the_command_line_nor_a_host():
         assert not {t for t in GRAPH[name] if t.startswith(("hubert_quant.cli", "hubert_quant.hosts"))}, name
 
 
+def test_the_command_line_knows_hosts_only_through_discover():
+    """The CLI asks hosts.discover() for a host's model folders; it never reaches into an adapter."""
+    cli = [n for n in MODULES if n.startswith("hubert_quant.cli")]
+    used = {t for n in cli for t in GRAPH[n] if t.startswith("hubert_quant.hosts")}
+    assert used == {"hubert_quant.hosts"}
+
+
 HOST_WORDS = re.compile(r"audio-webui|audio_webui|tts-webui|tts_webui|TTS-WebUI|webui\.|extensions/", re.I)
 
 
