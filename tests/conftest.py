@@ -45,8 +45,6 @@ def load_script(name: str):
     return module
 
 
-
-
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory) -> Path:
     """Folder written by scripts/make_tiny_models.py (see its docstring for the files)."""
