@@ -156,3 +156,21 @@ def pick_best_part(page, panel, recording) -> tuple[float, float]:
     assert recordings.is_pause(recording.speech, end)
     panel.locator("#hq-clip-picture img").first.wait_for(timeout=30_000)
     return start, end
+
+
+def clone_best_part_in_the_browser(page, panel, recording, name: str, folder: Path, screenshot: Path) -> Path:
+    """In a host's Clone tab (``panel``): pick the best part of ``recording``, clone it as ``name``
+    with consent ticked, and check the speaker saved in ``folder`` covers the part picked.
+    Returns the speaker file."""
+    from hubert_quant.speaker import load_speaker
+
+    _, end = pick_best_part(page, panel, recording)
+    panel.get_by_label("Speaker name").fill(name)
+    panel.get_by_label("The person speaking agreed to have their voice cloned").check()
+    panel.get_by_role("button", name="Clone", exact=True).click()
+    page.get_by_text(f"Saved {name}").wait_for(timeout=300_000)
+    page.screenshot(path=str(screenshot), full_page=True)
+    saved = folder / f"{name}.npz"
+    assert saved.is_file()
+    assert load_speaker(saved).metadata["end"] == end
+    return saved

@@ -29,9 +29,15 @@ from pathlib import Path
 import pytest
 import recordings
 import soundfile as sf
-from conftest import ROOT, chromium_page, fake_hub_cache, free_port, pick_best_part, snapshot_of_checkout, speech_like
-
-from hubert_quant.speaker import load_speaker
+from conftest import (
+    ROOT,
+    chromium_page,
+    clone_best_part_in_the_browser,
+    fake_hub_cache,
+    free_port,
+    snapshot_of_checkout,
+    speech_like,
+)
 
 pytestmark = [pytest.mark.host, pytest.mark.slow]
 
@@ -166,14 +172,8 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
         page.goto(host["url"])
         open_tab(page, "Voice cloning")
         clone_tab = page.locator(".tabitem:visible").last
-        _, end = pick_best_part(page, clone_tab, recording)  # in the host's gradio 3.49
-        clone_tab.get_by_label("Speaker name").fill("Grandpa")
-        clone_tab.get_by_label("The person speaking agreed to have their voice cloned").check()
-        clone_tab.get_by_role("button", name="Clone", exact=True).click()
-        page.get_by_text("Saved Grandpa").wait_for(timeout=300_000)
-        page.screenshot(path=str(tmp_path / "audio-webui-clone.png"), full_page=True)
-        assert (root / "data" / "bark_custom_speakers" / "Grandpa.npz").is_file()
-        assert load_speaker(root / "data" / "bark_custom_speakers" / "Grandpa.npz").metadata["end"] == end
+        clone_best_part_in_the_browser(page, clone_tab, recording, "Grandpa",  # in the host's gradio 3.49
+                                       root / "data" / "bark_custom_speakers", tmp_path / "audio-webui-clone.png")
 
         open_tab(page, "Speakers")
         page.get_by_role("button", name="Refresh", exact=True).click()

