@@ -36,6 +36,15 @@ def own_user_catalogue(tmp_path, monkeypatch):
     monkeypatch.setenv("HUBERT_QUANT_HOME", str(tmp_path / "hubert-quant-home"))
 
 
+@pytest.fixture(autouse=True)
+def downloads_allowed_after_each_test():
+    """An app launched exposed installs a refusing download policy for its process: not for the next test."""
+    yield
+    from hubert_quant.models import hub
+
+    hub.set_download_policy(None)
+
+
 def load_script(name: str):
     """A module from scripts/: they are programs run as files (make_tiny_models.py is one a
     developer runs too), so they are loaded from their path, not imported as a package."""

@@ -149,3 +149,21 @@ def test_files_outside_the_apps_folders_are_not_served(app):
     for path in ("/etc/passwd", os.path.abspath(__file__), f"{settings.speakers_dir}/../../../etc/passwd"):
         answer = httpx.get(f"{url}gradio_api/file={path}", timeout=30)
         assert answer.status_code in (403, 404), path
+
+
+def test_uploads_are_deleted_once_they_age_out(tmp_path):
+    import time
+
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", outputs_dir=tmp_path / "outputs", upload_max_age_s=1)
+    blocks, url = ui.launch(settings, block=False)
+    try:
+        answer = httpx.post(f"{url}gradio_api/upload", files={"files": ("a.wav", b"RIFF" + b"\0" * 1000, "audio/wav")},
+                            timeout=30)
+        uploaded = answer.json()[0]
+        assert os.path.isfile(uploaded)
+        deadline = time.time() + 60  # the sweep runs every second here; a minute is plenty on a loaded machine
+        while os.path.exists(uploaded) and time.time() < deadline:
+            time.sleep(0.5)
+        assert not os.path.exists(uploaded)
+    finally:
+        blocks.close()

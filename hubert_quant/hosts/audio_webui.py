@@ -77,6 +77,8 @@ def on_init():
     from .. import models
 
     models.add_host_dir(models_folder(HOST_ROOT))  # the host's own quantizer downloads
+    # Asked at each download: an exposed host fetches nothing because a visitor asked.
+    models.set_download_policy(lambda: "audio-webui is reachable from other machines" if host_is_exposed() else None)
 
 
 def on_settings():

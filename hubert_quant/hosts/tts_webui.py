@@ -109,6 +109,8 @@ def extension__tts_generation_webui() -> dict:
 
     root = host_root()
     models.add_host_dir(root / "data" / "models" / "hubert")  # where its old clone extension kept them
+    # Asked at each download: an exposed host fetches nothing because a visitor asked.
+    models.set_download_policy(lambda: "TTS-WebUI is reachable from other machines" if host_is_exposed(root) else None)
     settings = ui_settings(root)
     gr.Markdown(f"Clone voices for Bark. Speakers are saved in `voices/`: press the refresh button next to "
                 f"Bark's **Audio Voice** list to see a new one. **{CONSENT}**")

@@ -22,7 +22,7 @@ from __future__ import annotations
 from ..constants import DEFAULT_QUANTIZER
 from ..device import resolve_device
 from .find import ensure, host_names, locate, missing_summary, resolve_codec, resolve_hubert, resolve_quantizer
-from .hub import tqdm_progress
+from .hub import download_refusal, set_download_policy, tqdm_progress
 from .load import (
     clear_cache,
     gather,
@@ -39,8 +39,9 @@ from .paths import add_host_dir, bark_dir, host_dirs, locations, torch_checkpoin
 
 __all__ = [
     "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "add_quantizer_file", "bark_dir", "clear_cache", "download",
+    "download_refusal",
     "ensure", "gather", "host_dirs", "host_names", "install_local", "list_models", "load_codec", "load_hubert",
     "load_models", "load_quantizer", "locate", "locations", "missing_summary", "or_remembered", "remember",
     "remembered", "remove", "resolve_codec", "resolve_device", "resolve_hubert", "resolve_quantizer",
-    "torch_checkpoints_dir", "tqdm_progress", "verify",
+    "set_download_policy", "torch_checkpoints_dir", "tqdm_progress", "verify",
 ]

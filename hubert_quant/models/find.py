@@ -46,6 +46,11 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
         raise ModelNotFoundError(f"{entry.name!r}: its file {entry.path} is gone; fix the path in the user catalogue")
     if hub.is_offline():
         raise _missing(ModelNotFoundError(_offline_message(entry)), entry, "HF_HUB_OFFLINE is set")
+    if reason := hub.download_refusal():  # a visitor of an exposed app: the server fetches nothing for them
+        fetch = f"hubert-quant models download {_quoted(entry.name)}"
+        raise _missing(ModelNotFoundError(
+            f"{entry.kind} {entry.name!r} is not on this machine and is not downloaded on request: {reason}. "
+            f"Whoever runs it can fetch it: {fetch}."), entry, reason)
     try:
         return _download(entry, progress or hub.tqdm_progress())
     except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too

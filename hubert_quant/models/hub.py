@@ -55,6 +55,32 @@ def is_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE)
 
 
+# ---- who may start a download ----------------------------------------------------------------------
+# A front end reachable from other machines must not fetch gigabytes because a visitor asked. The
+# front end installs a policy once (at launch); every request that leaves this machine asks it, at that
+# moment, through download_refusal(): metadata (_metadata) and bytes (download_url) alike.
+
+_policy: Callable[[], str | None] = lambda: None  # noqa: E731 - the default: downloads allowed
+
+
+def set_download_policy(refusal: Callable[[], str | None] | None) -> None:
+    """Install what decides whether this process may download now: ``refusal()`` returns why not
+    (a few words: "this app is reachable from other machines"), or None to allow. None: always allow."""
+    global _policy
+    _policy = refusal or (lambda: None)
+
+
+def download_refusal() -> str | None:
+    """Why this process may not download right now (from the installed policy), or None."""
+    return _policy()
+
+
+def _check_may_download(what: str) -> None:
+    if reason := download_refusal():
+        raise ModelNotFoundError(f"{what} is not on this machine and is not downloaded: {reason}; whoever runs it "
+                                 "can fetch it with hubert-quant models download")
+
+
 def cache_dir() -> Path:
     from huggingface_hub import constants
 
@@ -167,6 +193,7 @@ def download_url(
         before the file is moved to ``dest``. A mismatch deletes the download.
     """
     label = label or dest.name
+    _check_may_download(label)
     dest.parent.mkdir(parents=True, exist_ok=True)
     partial = dest.with_name(dest.name + ".incomplete")
     if partial.exists() and size is not None and partial.stat().st_size > size:
@@ -270,6 +297,7 @@ def _metadata(repo: str, filename: str, revision: str):
 
     if is_offline():
         raise DownloadError(f"cannot download {repo}/{filename}: HF_HUB_OFFLINE is set")
+    _check_may_download(f"{repo}/{filename}")
     url = hf_hub_url(repo, filename, revision=revision, endpoint=endpoint())
     try:
         meta = get_hf_file_metadata(url)

@@ -6,6 +6,7 @@ import sys
 
 import gradio as gr
 
+from .. import models
 from ..constants import CONSENT
 from . import gradio_compat as compat
 from .clone_tab import clone_tab
@@ -14,9 +15,15 @@ from .mask_tab import mask_tab
 from .models_tab import models_tab
 from .speakers_tab import speakers_tab
 
+EXPOSED = "this app is reachable from other machines"
+
 
 def build_app(settings: Settings) -> gr.Blocks:
-    with gr.Blocks(title="hubert-quant") as app:
+    # Uploads stay in Gradio's temp folder otherwise: those older than the setting are deleted (checked
+    # every few minutes), and all at shutdown. Not at the end of each request: Pick, Clone and Hear it
+    # use the same upload one after another.
+    age = max(1, int(settings.upload_max_age_s))
+    with gr.Blocks(title="hubert-quant", delete_cache=(min(age, 300), age)) as app:
         gr.Markdown(f"# hubert-quant\nClone voices for Bark. {CONSENT}")
         with gr.Tab("Clone"):
             clone_tab(settings)
@@ -34,6 +41,8 @@ def launch(settings: Settings, *, listen: bool = False, port: int | None = None,
     """Serve the app (127.0.0.1 unless ``listen``); returns the Blocks and its local URL."""
     settings.speakers_dir.mkdir(parents=True, exist_ok=True)
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.manage_models:  # visitors may not change models: nor make this process fetch any
+        models.set_download_policy(lambda: EXPOSED)
     app = compat.queued(build_app(settings), 2)
     # Quiet: Gradio's own banner tells users to "set share=True in launch()"; ours names our options.
     app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from .. import library
+from .. import library, models
 from ..constants import CONSENT
 from ..errors import ModelNotFoundError
 from ..models import catalogue
@@ -146,8 +146,11 @@ def clone_tab(settings: Settings) -> None:
     with gr.Accordion("Several clips of the same speaker (optional)", open=False):
         extra = compat.file_input("More clips: the best part of each is joined with this recording's into one "
                                   "speaker, the best part last", AUDIO_FILES, multiple=True)
-    choices = [(quantizer_label(e), e.name) for e in catalogue.entries("quantizer")]
-    value = settings.default_quantizer
+    offered, value = catalogue.entries("quantizer"), settings.default_quantizer
+    if not settings.manage_models:  # visitors get what is here: nothing is downloaded for them
+        offered = [e for e in offered if models.locate(e) is not None]
+        value = value if value in [e.name for e in offered] else next((e.name for e in offered), None)
+    choices = [(quantizer_label(e), e.name) for e in offered]
     if settings.quantizer:  # started with a quantizer file: clones use it, and the box shows it, fixed
         value = f"{Path(settings.quantizer).name} (chosen when the app was started)"
         choices.insert(0, (value, value))

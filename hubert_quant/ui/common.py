@@ -30,6 +30,7 @@ class Settings:
     hubert: str | None = None
     codec: str | None = None
     max_upload_mb: int = 200
+    upload_max_age_s: int = 3600  # the standalone app deletes uploads this old (hosts keep their own temp folder)
     # A private folder per app (mkdtemp: a new name, mode 0700), never a predictable shared /tmp
     # path that someone else could have planted as a link to elsewhere.
     outputs_dir: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hubert-quant-ui-")))
