@@ -181,3 +181,29 @@ def test_main_called_from_python_returns_and_leaves_the_interpreter_alone(tmp_pa
 
     assert cli.main(["clone", str(voice_wav), "--out", str(tmp_path / "a.npz"), *model_args]) == 0
     assert (tmp_path / "a.npz").is_file()  # and this test is still running: no os._exit
+
+
+@pytest.mark.parametrize("out", ["new/", "new" + os.sep, "deeper/new/"])
+def test_out_a_new_folder_with_a_slash_is_a_folder(tmp_path, voice_wav, model_args, out):
+    from hubert_quant import cli
+
+    assert cli.main(["clone", str(voice_wav), "--out", str(tmp_path) + "/" + out, *model_args]) == 0
+    folder = tmp_path / out.rstrip("/" + os.sep)
+    assert [p.name for p in folder.iterdir()] == [f"{voice_wav.stem}.npz"]
+    assert not folder.with_suffix(".npz").exists()
+
+
+@pytest.mark.parametrize("out", ["one.npz", "existing-file", "two.NPZ"])
+def test_out_a_file_for_several_recordings_says_so(tmp_path, model_args, out, capsys):
+    from hubert_quant import cli
+
+    (tmp_path / "existing-file").write_bytes(b"mine")
+    inputs = []
+    for i in range(2):
+        sf.write(tmp_path / f"take{i}.wav", speech_like(1.5, 16_000, seed=i), 16_000)
+        inputs.append(str(tmp_path / f"take{i}.wav"))
+    assert cli.main(["clone", *inputs, "--out", str(tmp_path / out), *model_args]) == 1
+    line = capsys.readouterr().err.strip()
+    assert "is a file, but 2 recordings were given" in line and "--one-speaker" in line and "exists" not in line
+    assert (tmp_path / "existing-file").read_bytes() == b"mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["existing-file", "take0.wav", "take1.wav"])

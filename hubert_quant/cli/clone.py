@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,8 +41,9 @@ def add_clone_parser(commands) -> None:
     )
     clone.add_argument("audio", nargs="+", type=Path, help="recordings (wav, flac, ogg, mp3; any rate/channels)")
     clone.add_argument(
-        "--out", "-o", type=Path, default=None,
-        help="output .npz for one input, or a folder for several (default: ./<name>.npz)",
+        "--out", "-o", default=None,  # a string: Path() drops the trailing / that marks a new folder
+        help="output .npz for one input, or a folder (new or existing; end a new one with /) for several "
+             "(default: ./<name>.npz)",
     )
     clone.add_argument(
         "--quantizer", default=None,
@@ -133,8 +135,8 @@ def run_one_speaker(args: argparse.Namespace) -> int:
 
     if args.start is not None or args.end is not None:
         raise ValueError("--start/--end cut one recording; with --one-speaker each recording's best part is picked")
-    out = args.out
-    if out is not None and out.suffix.lower() == ".npz":
+    out = Path(args.out) if args.out is not None else None
+    if out is not None and out.suffix.lower() == ".npz" and not _names_folder(args.out):
         target = out
     else:
         target = (out or Path(".")) / f"{safe_name(args.one_speaker)}.npz"
@@ -185,12 +187,20 @@ def _length_note(audio: Path, seconds: float, *, whole: bool) -> str:
             "only the last ~5 s of a prompt (5 to 15 s of clear speech works best). --start/--end pick a part.")
 
 
-def _output_paths(inputs: list[Path], out: Path | None) -> list[Path]:
+def _names_folder(out: str) -> bool:
+    """Whether ``--out`` names a folder: one that exists, or a new one written with a trailing slash."""
+    return out.endswith(("/", "\\", os.sep)) or Path(out).is_dir()
+
+
+def _output_paths(inputs: list[Path], out: str | None) -> list[Path]:
     """One .npz per input: ``out`` itself for a single input, ``out/<stem>.npz`` for several."""
-    single_file = len(inputs) == 1 and out is not None and not out.is_dir() and not str(out).endswith(("/", "\\"))
-    if single_file:
-        return [with_suffix(out, ".npz")]
-    folder = out or Path(".")
+    if out is not None and not _names_folder(out):
+        if len(inputs) == 1:
+            return [with_suffix(Path(out), ".npz")]
+        if Path(out).suffix or Path(out).exists():
+            raise ValueError(f"--out {out} is a file, but {len(inputs)} recordings were given, and each makes its own "
+                             "speaker: give a folder (--out speakers/), or --one-speaker NAME to join them into one")
+    folder = Path(out) if out is not None else Path(".")
     targets = [folder / f"{audio.stem}.npz" for audio in inputs]
     seen: dict[Path, Path] = {}
     for audio, target in zip(inputs, targets, strict=True):
