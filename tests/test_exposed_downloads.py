@@ -200,3 +200,23 @@ def test_an_exposed_host_fetches_nothing_and_a_local_one_does(fake_hub, host, mo
     assert fake_hub.requests == []
     exposed["now"] = False
     assert models.download("German").is_file()
+
+
+NETWORK = ("urllib.request", "http.client", "httpx", "requests", "socket", "huggingface_hub", "aiohttp")
+
+
+def test_only_the_hub_module_reaches_the_network():
+    """The policy guards every download because models.hub is the only module that can start one."""
+    import ast
+
+    from test_architecture import MODULES, _runtime_imports
+
+    reaching = {}
+    for name, path in MODULES.items():
+        for node in _runtime_imports(ast.parse(path.read_text(encoding="utf-8"))):
+            targets = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+            hits = [t for t in targets if t in (*NETWORK, "urllib") or t.startswith(tuple(f"{n}." for n in NETWORK))]
+            if hits:
+                reaching.setdefault(name, set()).update(hits)
+    assert set(reaching) == {"hubert_quant.models.hub"}, reaching
+    assert "urllib.request" in reaching["hubert_quant.models.hub"]  # the checker sees what it should
