@@ -1,0 +1,97 @@
+"""Whether anyone but this machine can reach this process: read from what it really listens on.
+
+A front end's flags say what its owner asked for; the sockets say what happened. A host can be
+reachable without any flag of ours (TTS-WebUI's proxy listens on 0.0.0.0 by default, audio-webui
+honours ``GRADIO_SERVER_NAME``), so the answer comes from the process's own listening TCP sockets,
+asked again at each request that could change models or read paths (cheap: two small files in
+``/proc``), plus what sockets cannot show (a share tunnel connects outwards).
+
+    reachable_from_others() -> "it listens on 0.0.0.0:7860" | None
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from pathlib import Path
+
+_LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
+
+
+def listening_addresses(proc: Path = Path("/proc/self")) -> list[tuple[str, int]] | None:
+    """(address, port) of every TCP socket this process listens on; None where this system cannot tell.
+
+    Linux: the process's socket inodes (``fd/``) matched with ``net/tcp`` and ``net/tcp6``; elsewhere
+    psutil if it is installed.
+    """
+    if (proc / "net" / "tcp").is_file() and (proc / "fd").is_dir():
+        return _from_proc(proc)
+    try:
+        import psutil
+    except ImportError:
+        return None
+    try:
+        return [(c.laddr.ip, c.laddr.port) for c in psutil.Process().net_connections(kind="inet")
+                if c.status == psutil.CONN_LISTEN]
+    except (psutil.Error, OSError):
+        return None
+
+
+def _from_proc(proc: Path) -> list[tuple[str, int]]:
+    inodes = set()
+    for fd in os.listdir(proc / "fd"):
+        try:
+            target = os.readlink(proc / "fd" / fd)
+        except OSError:  # closed since listed
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    found = []
+    for table in ("tcp", "tcp6"):
+        try:
+            lines = (proc / "net" / table).read_text().splitlines()[1:]
+        except OSError:  # no IPv6 here
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == _LISTEN and fields[9] in inodes:
+                address, port = fields[1].split(":")
+                found.append((_address(address), int(port, 16)))
+    return found
+
+
+def _address(hex_address: str) -> str:
+    """/proc/net's hex address (each 32-bit word in this machine's byte order) as text."""
+    raw = bytes.fromhex(hex_address)
+    words = [raw[i:i + 4][::-1] if sys.byteorder == "little" else raw[i:i + 4] for i in range(0, len(raw), 4)]
+    return str(ipaddress.ip_address(b"".join(words)))
+
+
+def is_loopback(address: str) -> bool:
+    """127.0.0.0/8, ::1 and IPv4-mapped loopback; every other address (0.0.0.0, ::, a card's) is not."""
+    try:
+        ip = ipaddress.ip_address(address.split("%")[0])
+    except ValueError:
+        return address == "localhost"
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def reachable_from_others(*, share: bool = False, flags: tuple[str, ...] = ()) -> str | None:
+    """Why other machines can reach this process (a few words for a message), or None.
+
+    share: a share link (a tunnel: no listening socket shows it) is open.
+    flags: what the front end was started with that exposes it where the sockets cannot tell
+        (used only when this system cannot list the process's sockets).
+    """
+    if share:
+        return "it has a public share link"
+    addresses = listening_addresses()
+    if addresses is None:
+        return f"it was started with {' '.join(flags)}" if flags else None
+    open_to_others = sorted({(a, p) for a, p in addresses if not is_loopback(a)})
+    if open_to_others:
+        address, port = open_to_others[0]
+        return f"it listens on {'[' + address + ']' if ':' in address else address}:{port}"
+    return None
