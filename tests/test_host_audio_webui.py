@@ -255,3 +255,53 @@ def test_models_copied_by_hand_are_used_from_the_hosts_settings(host, tiny, tmp_
     assert result["metadata"]["quantizer"] == "my-quantizer.pth" and result["metadata"]["hubert"] == "my-hubert"
     assert result["metadata"]["quantizer_version"] == 0  # the v0 file given, not the host's v1 download
     assert (host["root"] / "data" / "bark_custom_speakers" / "by-hand" / "Hand made.npz").is_file()
+
+
+HOSTILE = ["Infinity", "-Infinity", "NaN", "1e400", '"lots"', "-5", "null", "[1, 2]", "true"]
+
+
+@pytest.mark.parametrize("saved", HOSTILE)
+def test_no_saved_value_of_our_settings_stops_the_hosts_settings(host, saved):
+    """Through the host's own load_config (what each start runs) and its own settings tab builder."""
+    host["stop"]()  # importing the host's tabs binds its fixed training port: one host process at a time
+    config = host["root"] / "data" / "config.json"
+    kept = config.read_text() if config.is_file() else None
+    keys = ("hubert_quant_max_upload_mb", "hubert_quant_keep_preview", "hubert_quant_device")
+    values = "{" + ", ".join(f'"{key}": {saved}' for key in keys) + "}"  # JSON as Python's json.dump writes it
+    try:
+        result = host_run(host["root"], host["env"], "settings", values)
+    finally:
+        config.write_text(kept) if kept is not None else config.unlink()
+    limit = result["upload_limit"]
+    assert isinstance(limit, int) and 1 <= limit <= 100_000
+    assert limit == {"-5": 1}.get(saved, 200)  # clamped if a number, else our default
+    assert isinstance(result["values"]["hubert_quant_keep_preview"], bool)
+    assert isinstance(result["values"]["hubert_quant_device"], str)
+    assert result["widgets"]["hubert_quant_max_upload_mb"] == "Number"  # still the host's number box
+    assert result["widgets"]["hubert_quant_keep_preview"] == "Checkbox"
+
+
+def test_the_host_starts_with_infinity_saved_as_our_upload_limit(host):
+    host["stop"]()  # one host process at a time (fixed ports in its start-up code)
+    config = host["root"] / "data" / "config.json"
+    kept = config.read_text() if config.is_file() else None
+    config.write_text('{"hubert_quant_max_upload_mb": Infinity, "hubert_quant_keep_preview": NaN}')
+    log_path = host["tmp"] / "hostile-start.log"
+    port = free_port()
+    try:
+        with open(log_path, "w") as log:
+            process = subprocess.Popen([str(HOST_PYTHON), "main.py", "-sv", "-si", "--port", str(port), "--theme",
+                                        "default"], cwd=host["root"], env=host["env"], stdout=log,
+                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.time() + 300
+        while "Running on local URL" not in log_path.read_text() and time.time() < deadline:
+            assert process.poll() is None, f"audio-webui did not start:\n{log_path.read_text()[-6000:]}"
+            time.sleep(1)
+        text = log_path.read_text()
+        assert "Running on local URL" in text and "Traceback" not in text, text[-4000:]
+        assert "hubert_quant_max_upload_mb = inf is not usable" in text  # said once, in the log
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(timeout=30)
+        config.write_text(kept) if kept is not None else config.unlink()

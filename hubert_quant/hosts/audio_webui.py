@@ -23,19 +23,65 @@ SETTINGS = {
     "hubert_quant_device": ("Device: auto, cpu, cuda or mps", str, "auto"),
     "hubert_quant_speaker_folder": ("Sub-folder of data/bark_custom_speakers for cloned speakers", str, ""),
     "hubert_quant_keep_preview": ("Keep each speaker's preview wav next to it", bool, True),
-    "hubert_quant_max_upload_mb": ("Largest upload accepted, MB", int, 200),
+    "hubert_quant_max_upload_mb": ("Largest upload accepted, MB (1 to 100000)", int, 200),
 }
+RANGES = {"hubert_quant_max_upload_mb": (1, 100_000)}
+_said: set[tuple[str, str]] = set()  # each bad saved value is logged once, not at every read
+
+
+def parse_setting(key: str, value):
+    """``value`` as setting ``key`` holds it, never an exception: the host calls this on every saved value
+    when it starts (a raise there stops audio-webui, until data/config.json is edited by hand), and
+    :func:`setting` on every read. A value of the wrong kind, NaN or infinite gives the default; a number
+    out of range is clamped. Each is said once in the log."""
+    label, kind, default = SETTINGS[key]
+    parsed = _parse(kind, value, RANGES.get(key))
+    fixed = default if parsed is None else parsed
+    if fixed != value and value is not None and (key, repr(value)) not in _said:  # 200.0 from a number box is 200
+        _said.add((key, repr(value)))
+        print(f"hubert-quant: setting {key} = {value!r} is not usable ({label}); using {fixed!r}", flush=True)
+    return fixed
+
+
+def _parse(kind, value, bounds):
+    import math
+
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower() if isinstance(value, (str, int, float)) else ""
+        return {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}.get(text)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            return None
+        try:
+            number = float(value)
+        except (ValueError, OverflowError):
+            return None
+        if not math.isfinite(number):
+            return None
+        low, high = bounds or (-(2**31), 2**31)
+        return int(min(max(round(number), low), high))
+    return value if isinstance(value, str) else None
+
+
+def _host_type(key: str):
+    """What the host stores as the setting's "type": it calls it to convert the saved value, and picks the
+    setting's widget by its ``__name__``; so our never-raising parser, named after the kind."""
+    parse = lambda value: parse_setting(key, value)  # noqa: E731
+    parse.__name__ = SETTINGS[key][1].__name__
+    return parse
 
 
 def setting(key: str):
-    """The host's value for ``key``, or the default outside the host (or when unset)."""
+    """The host's value for ``key``, parsed (see :func:`parse_setting`), or the default outside the host."""
     try:
         from webui.ui.tabs import settings
 
         value = settings.get(key)
     except Exception:  # noqa: BLE001 - no host, or a host without settings: use the default
         value = None
-    return SETTINGS[key][2] if value is None else value
+    return SETTINGS[key][2] if value is None else parse_setting(key, value)
 
 
 def ui_settings():
@@ -82,8 +128,8 @@ def on_init():
 
 
 def on_settings():
-    return {key: {"tab": "hubert-quant", "type": kind, "default": default, "readname": label,
-                  "description": label} for key, (label, kind, default) in SETTINGS.items()}
+    return {key: {"tab": "hubert-quant", "type": _host_type(key), "default": default, "readname": label,
+                  "description": label} for key, (label, _, default) in SETTINGS.items()}
 
 
 def guarded(what: str, build) -> None:

@@ -4,6 +4,7 @@
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py installer
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py bark SPEAKER TEXT OUT.wav
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py clone RECORDING NAME
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py settings VALUES
 
 install: the Settings > Extensions > "Install from url" handler (its ``git clone``).
 installer: what the host's installer does for extensions at a start (``em.init_extensions()``,
@@ -11,6 +12,8 @@ then each ``requirements.py`` object's ``install_or_upgrade_if_needed()``); the 
 list is left out because it pip-installs fairseq and audiocraft, which cannot be had here.
 bark: the host's Bark speaker list (``BarkTTS.get_voices()``) and the host's own Bark
 generator (``BarkTTS.get_response`` in "File" mode, as its Text-to-speech tab calls it).
+settings: data/config.json written with VALUES (JSON, may hold Infinity/NaN), then the host's own
+``load_config()`` as a start runs it, the value it keeps for each, and the settings our extension makes from them.
 clone: the extensions activated as ``main.py`` does, the host's settings read from ``data/config.json``, then
 our Clone tab's own handler with the settings our extension makes from them.
 Each prints one JSON line.
@@ -89,6 +92,29 @@ def clone(recording, name):
             "metadata": load_speaker(path).metadata}
 
 
+def settings_from(values):
+    import webui.extensionlib.callbacks as cb
+    import webui.extensionlib.extensionmanager as em
+
+    with open(os.path.join("data", "config.json"), "w") as f:
+        f.write(values)
+    em.init_extensions()
+    for state in em.states.values():
+        state.activate()
+    cb.get_manager("webui.init")()
+    import gradio
+    from webui.ui.tabs import settings
+
+    settings.load_config()  # what a start does: raises here would stop the host
+    ours = {k: settings.get(k) for k in settings.config if k.startswith("hubert_quant_")}
+    with gradio.Blocks():  # the widget the host's settings tab builds for each of ours
+        widgets = {k: type(settings.ui_for_setting(k, settings.config[k])).__name__ for k in ours}
+    sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
+    from hubert_quant.hosts import audio_webui
+
+    return {"values": ours, "widgets": widgets, "upload_limit": audio_webui.ui_settings().max_upload_mb}
+
+
 if __name__ == "__main__":
-    actions = {"install": install, "installer": installer, "bark": bark, "clone": clone}
+    actions = {"install": install, "installer": installer, "bark": bark, "clone": clone, "settings": settings_from}
     print(json.dumps(actions[ACTION](*ARGS), default=str))
