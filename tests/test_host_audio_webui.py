@@ -305,3 +305,13 @@ def test_the_host_starts_with_infinity_saved_as_our_upload_limit(host):
             process.terminate()
             process.wait(timeout=30)
         config.write_text(kept) if kept is not None else config.unlink()
+
+
+def test_our_text_to_speech_entry_refuses_with_the_hosts_kind_of_message(host, tmp_path):
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, speech_like(2.0, 16_000), 16_000)
+    seen = host_run(host["root"], host["env"], "tts_errors", str(wav))["seen"]
+    assert all(s["type"] == "Error" and s["gradio"] for s in seen), seen  # not a bare "Error" on the page
+    assert "consent" in seen[0]["text"] and "Pick a saved speaker" in seen[1]["text"]
+    assert "Pick a speaker from the list" in seen[2]["text"]
+    assert not any(str(tmp_path) in s["text"] or str(host["root"]) in s["text"] for s in seen)

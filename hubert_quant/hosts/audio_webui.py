@@ -194,7 +194,11 @@ def on_tts_list():
 
         def get_response(self, text, speaker, audio, name, consent, progress=None):
             """((24000, samples), speaker file or None), as the host unpacks it: ``text`` in
-            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given."""
+            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given. Our errors reach
+            the page as the host's gradio error with our one line (a plain exception shows only "Error")."""
+            return _ui().readable(self._respond)(text, speaker, audio, name, consent, settings=ui_settings())
+
+        def _respond(self, text, speaker, audio, name, consent, *, settings):
             import numpy as np
 
             from .. import library
@@ -202,10 +206,10 @@ def on_tts_list():
             from ..bark.speak import say
             from ..constants import BARK_SAMPLE_RATE
 
-            settings, cloned = ui_settings(), None
+            cloned = None
             if audio:
                 if not consent:
-                    raise ValueError("tick the consent box: clone only voices whose owners agreed")
+                    raise ValueError("Tick the consent box: clone only voices whose owners agreed.")
                 settings.check_upload(audio)
                 cloned, _ = library.clone_into(
                     settings.speakers_dir, name or Path(audio).stem, audio, device=settings.device,
@@ -213,7 +217,7 @@ def on_tts_list():
                     codec=settings.codec)
                 speaker = cloned.stem
             if not speaker:
-                raise ValueError("pick a saved speaker or give a recording to clone")
+                raise ValueError("Pick a saved speaker, or give a recording to clone.")
             from ..ui import library_or_preset
 
             voice = cloned or library_or_preset(settings, speaker)  # a listed speaker or a preset, never a path

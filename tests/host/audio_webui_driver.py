@@ -5,6 +5,7 @@
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py bark SPEAKER TEXT OUT.wav
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py clone RECORDING NAME
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py settings VALUES
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py tts_errors RECORDING
 
 install: the Settings > Extensions > "Install from url" handler (its ``git clone``).
 installer: what the host's installer does for extensions at a start (``em.init_extensions()``,
@@ -115,6 +116,25 @@ def settings_from(values):
     return {"values": ours, "widgets": widgets, "upload_limit": audio_webui.ui_settings().max_upload_mb}
 
 
+def tts_errors(recording):
+    """Our Text-to-speech entry refusing: the exception type and text the host's page would get."""
+    import gradio
+
+    sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
+    from hubert_quant.hosts import audio_webui
+
+    entry, seen = audio_webui.on_tts_list(), []
+    for args in (("Hello.", "", recording, "new one", False), ("Hello.", "", None, "", False),
+                 ("Hello.", "nobody-by-this-name", None, "", False)):
+        try:
+            entry.get_response(*args, progress=None)
+            seen.append({"type": None})
+        except Exception as e:  # noqa: BLE001 - what reaches the host is the point
+            seen.append({"type": type(e).__name__, "gradio": isinstance(e, gradio.Error), "text": str(e)})
+    return {"seen": seen}
+
+
 if __name__ == "__main__":
-    actions = {"install": install, "installer": installer, "bark": bark, "clone": clone, "settings": settings_from}
+    actions = {"install": install, "installer": installer, "bark": bark, "clone": clone, "settings": settings_from,
+               "tts_errors": tts_errors}
     print(json.dumps(actions[ACTION](*ARGS), default=str))
