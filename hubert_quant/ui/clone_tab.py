@@ -82,7 +82,7 @@ def do_clone(audio, start, end, quantizer, name, consent, extra=None, *, setting
         raise compat.error("Upload or record a recording first.")
     settings.check_upload(audio)
     name = library.safe_name(name or Path(audio).stem)
-    if library.speaker_path(settings.speakers_dir, name).exists():  # said at once, not after a clone
+    if library.taken(settings.speakers_dir, name):  # said at once, not after a clone
         raise compat.error(f"A speaker called {name!r} already exists; pick another name or delete it first.")
     if not settings.quantizer and quantizer:
         try:  # a catalogue name (or language), never a file on the server
@@ -112,10 +112,12 @@ def do_preview(name, text, settings: Settings, progress=PROGRESS):
     if not name:
         raise compat.error("Clone a speaker (or pick one) first.")
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
-    audio = say(text, speaker=library.speaker_path(settings.speakers_dir, name),
+    name = library.safe_name(name)  # the name the Clone button saved it under
+    made_from = library.identity(settings.speakers_dir, name)  # which file this preview is of
+    audio = say(text, speaker=library.load(settings.speakers_dir, name),
                 options=BarkOptions(device=settings.device), progress=downloads(progress), stages=stages)
-    if settings.keep_preview:
-        return str(save_wav(audio, library.preview_path(settings.speakers_dir, name), overwrite=True))
+    if settings.keep_preview:  # kept only if the speaker is still that file (not deleted, renamed, replaced)
+        library.save_preview(settings.speakers_dir, made_from, lambda path: save_wav(audio, path, overwrite=True))
     return output_wav(audio, settings, "preview")
 
 

@@ -39,7 +39,8 @@ def do_mask(audio, mode, speaker, upload, seed, coarse_temp, fine_temp, small, s
 
 
 def library_or_preset(settings: Settings, name: str | None) -> Path:
-    """The listed speaker ``name``, or Bark's preset of that name; never a path on the server."""
+    """The listed speaker ``name``, or Bark's preset of that name; never a path on the server (nor a
+    link: the file is read with :func:`hubert_quant.speaker.load_speaker`, which follows none)."""
     from ..bark.speak import bark_preset
 
     if name and name in speaker_names(settings):

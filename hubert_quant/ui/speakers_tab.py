@@ -41,17 +41,18 @@ def speakers_tab(settings: Settings) -> None:
         return compat.frame(rows, SPEAKER_COLUMNS), gr.update(choices=[row[0] for row in rows]), note
 
     def pick(name):
+        # Copies checked by the library (regular files listed in the folder, no link followed) in the
+        # outputs folder: the page never gets a path in the library, which could be a link by now.
         try:
-            path = library.existing(settings.speakers_dir, name)
+            speaker, preview_file = library.export(settings.speakers_dir, name, settings.outputs_dir / "export")
         except SpeakerFileError:
             return None, None
-        preview_file = path.with_name(f"{name}.preview.wav")
-        return str(path), str(preview_file) if preview_file.is_file() else None
+        return str(speaker), str(preview_file) if preview_file else None
 
     @readable
     def do_rename(name, new):
-        library.rename(settings.speakers_dir, name, new)
-        return refreshed(f"Renamed {name!r} to {library.safe_name(new)!r}.")
+        renamed = library.rename(settings.speakers_dir, name, new)
+        return refreshed(f"Renamed {name!r} to {renamed.stem!r}.")
 
     @readable
     def do_delete(name, sure):
@@ -67,11 +68,13 @@ def speakers_tab(settings: Settings) -> None:
             return refreshed()
         settings.check_upload(path)
         saved = library.import_file(settings.speakers_dir, path, style=settings.speaker_style)
-        return refreshed(f"Imported {saved.stem!r}.")
+        trimmed = library.load(settings.speakers_dir, saved.stem).metadata.get("trimmed")
+        note = f" (cut to the last {trimmed['to_seconds']} s: all Bark reads)" if isinstance(trimmed, dict) else ""
+        return refreshed(f"Imported {saved.stem!r}{note}.")
 
     outputs = [table, chosen, message]
-    refresh.click(refreshed, None, outputs)
-    chosen.change(pick, chosen, [exported, preview])
-    rename.click(do_rename, [chosen, new_name], outputs)
-    delete.click(do_delete, [chosen, confirm], outputs)
-    imported.upload(do_import, imported, outputs)
+    refresh.click(refreshed, None, outputs, api_name="speakers_refresh")
+    chosen.change(pick, chosen, [exported, preview], api_name="speaker_pick")
+    rename.click(do_rename, [chosen, new_name], outputs, api_name="speaker_rename")
+    delete.click(do_delete, [chosen, confirm], outputs, api_name="speaker_delete")
+    imported.upload(do_import, imported, outputs, api_name="speaker_import")
