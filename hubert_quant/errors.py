@@ -76,3 +76,7 @@ def explain_out_of_memory(what: str, device: str):
 def message(e: BaseException) -> str:
     """An error's text on one line (whitespace runs, newlines included, become one space)."""
     return " ".join((str(e).strip() or type(e).__name__).split())
+
+
+class DatasetError(HubertQuantError, ValueError):
+    """A training dataset (or the files it is imported from) holds a name or a file that is not a pair."""

