@@ -61,6 +61,8 @@ class Codec:
             raise CheckpointError(f"{path}: the file is empty (0 bytes), not EnCodec weights. {fix}")
         try:
             state = load_tensors(path)
+        except CheckpointError as e:  # the guard's line (the file, what is wrong), and EnCodec's own way out
+            raise CheckpointError(f"{str(e).rstrip('.').removesuffix('; download it again')}. {fix}") from e
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors."

@@ -122,7 +122,10 @@ class HubertEncoder:
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()
         try:
+            _check_weights(source)
             model = HubertModel.from_pretrained(str(source))
+        except CheckpointError as e:
+            raise CheckpointError(f"HuBERT {str(source)!r}: refused to load pytorch_model.bin: {e}") from e
         except (pickle.UnpicklingError, OSError) as e:
             if not _caused_by(e, pickle.UnpicklingError):  # transformers < 4.47 wraps it in an OSError
                 raise ModelNotFoundError(
@@ -305,3 +308,13 @@ def _caused_by(error: BaseException, kind: type) -> bool:
             return True
         error = error.__cause__ or error.__context__
     return False
+
+
+def _check_weights(source) -> None:
+    """A folder whose weights transformers would unpickle (``pytorch_model.bin``, no safetensors) passes
+    the checkpoint guard first: torch 2.1 would run a TorchScript archive even under ``weights_only``."""
+    from .torch_compat import check_pickle
+
+    folder = Path(str(source))
+    if folder.is_dir() and not (folder / "model.safetensors").is_file() and (folder / "pytorch_model.bin").is_file():
+        check_pickle(folder / "pytorch_model.bin")

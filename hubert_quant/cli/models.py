@@ -128,17 +128,32 @@ def run_models_verify(args: argparse.Namespace) -> int:
     from ..models import verify
 
     results = verify(args.name)
-    for entry, path, ok, deleted in results:
-        state = {True: "ok", None: "present (no hash to check against)"}.get(ok) or (
-            "DAMAGED, deleted" if deleted else "DAMAGED (kept: not a download of ours; replace or delete it)")
-        print(f"{entry.name}: {state}: {printable(str(path))}")
-    damaged = [e.name for e, _, ok, _ in results if ok is False]
+    for item in results:
+        print(f"{item.entry.name}: {verify_state(item)}: {printable(str(item.path))}")
+    damaged = [r.entry.name for r in results if r.ok is False and r.origin != "imported"]
+    changed = list(dict.fromkeys(r.entry.name for r in results if r.ok is False and r.origin == "imported"))
     if damaged:
         print(f"error: download again with: hubert-quant models download {' '.join(map(repr, damaged))}",
               file=sys.stderr)
-    elif not results:
+    if changed:
+        what = " or ".join(f"hubert-quant models import {name!r} PATH" for name in changed)
+        print(f"error: imported files changed since their import (kept); import them again with: {what}",
+              file=sys.stderr)
+    if not results:
         print("nothing installed to verify" if args.name is None else f"{args.name} is not installed")
-    return 1 if damaged else 0
+    return 1 if damaged or changed else 0
+
+
+def verify_state(item) -> str:
+    """How ``models verify`` describes one checked file (see models.manage.Verified)."""
+    if item.origin == "imported":
+        return ("ok (as imported)" if item.ok else
+                "CHANGED since it was imported (kept: it is yours; import it again, or remove it)")
+    if item.ok is None:
+        return "present (no hash to check against; never deleted)"
+    if item.ok:
+        return "ok"
+    return "DAMAGED, deleted" if item.deleted else "DAMAGED (kept: not a download of ours; replace or delete it)"
 
 
 def run_models_remove(args: argparse.Namespace) -> int:

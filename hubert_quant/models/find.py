@@ -12,7 +12,7 @@ from pathlib import Path
 from ..constants import DEFAULT_CODEC, DEFAULT_HUBERT, DEFAULT_QUANTIZER, ENV_ENCODEC_URL, env
 from ..errors import DownloadError, IntegrityError, ModelNotFoundError
 from ..files import human_size
-from . import hub, paths
+from . import hub, imported, paths
 from .catalogue import ModelEntry, entries, find
 
 # ---- finding files -------------------------------------------------------------------------------
@@ -130,6 +130,10 @@ def _cache_ok(entry: ModelEntry) -> bool:
     for names in entry.files:
         path = _cached_choice(entry.repo, names)
         if path is not None and hub.check_cached(path, trust_verified=True) is False:
+            if imported.record(path):  # the user's own file: reported, never deleted by us
+                raise IntegrityError(
+                    f"{entry.name}: {path.name} changed since it was imported (it was kept). Import it again: "
+                    f"`hubert-quant models import {_quoted(entry.name)} {_what(entry).upper()}`.")
             hub.remove_hub_file(entry.repo, path.name)
             if hub.is_offline():
                 raise IntegrityError(

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ModelNotFoundError
 from ..files import file_digest
-from . import hub, paths
+from . import hub, imported, paths
 from .catalogue import ModelEntry, entries, find
 from .find import ensure, locate
 
@@ -39,20 +39,40 @@ def download(name: str, *, progress: hub.Progress | None = None) -> Path:
     return ensure(find(name), progress=progress)
 
 
-def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None, bool]]:
-    """Re-hash installed files: (entry, file, ok, deleted).
+@dataclass(frozen=True)
+class Verified:
+    """One installed file, checked. Unpacks as ``(entry, path, ok, deleted)``.
 
-    ok: True matches its hash, False damaged, None no hash known. A damaged download of ours is
-    deleted (``deleted`` True); a file a host or the user put somewhere is only reported.
+    ok: True intact, False damaged (a download) or changed since it was imported, None no hash known.
+    origin: ``"download"`` (hash known from the server or the file's name), ``"imported"`` (its SHA-256 and
+    size recorded by ``models import``) or ``"placed"`` (by hand, or by a host: reported, never deleted).
     """
+
+    entry: ModelEntry
+    path: Path
+    ok: bool | None
+    deleted: bool
+    origin: str
+
+    def __iter__(self):
+        return iter((self.entry, self.path, self.ok, self.deleted))
+
+
+def verify(name: str | None = None) -> list[Verified]:
+    """Re-hash installed files. Only a damaged download of ours is deleted; an imported file that changed
+    since its import, or a file a host or the user put somewhere, is only reported."""
     results = []
     for item in [Installed(find(name), locate(find(name)))] if name else list_models():
         if item.path is None:
             continue
         files = sorted(p for p in item.path.iterdir() if p.is_file()) if item.path.is_dir() else [item.path]
         for path in files:
+            unchanged = imported.unchanged(path)
+            if unchanged is not None:  # the user's file: never ours to delete
+                results.append(Verified(item.entry, path, unchanged, False, "imported"))
+                continue
             ok = hub.check_cached(path)
-            if ok is None and item.entry.kind == "codec":
+            if ok is None and item.entry.kind == "codec" and path.parent == paths.torch_checkpoints_dir():
                 wanted = hub.expected_digest(path.name)
                 ok = None if wanted is None else file_digest(path, "sha256").startswith(wanted.split(":")[1])
             deleted = False
@@ -61,7 +81,7 @@ def verify(name: str | None = None) -> list[tuple[ModelEntry, Path, bool | None,
             elif ok is False and item.entry.kind == "codec" and path.parent == paths.torch_checkpoints_dir():
                 path.unlink()
                 deleted = True
-            results.append((item.entry, path, ok, deleted))
+            results.append(Verified(item.entry, path, ok, deleted, "placed" if ok is None else "download"))
     return results
 
 
@@ -85,13 +105,17 @@ def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: boo
         from ..quantizer import read_config
 
         read_config(source)  # the zip and its .info: refused here, not at the first clone
-        return hub.place_hub_file(entry.repo, entry.files[0].split("|")[0], source)
+        placed = hub.place_hub_file(entry.repo, entry.files[0].split("|")[0], source)
+        imported.remember(placed, entry.name)
+        return placed
     if folder:
         names = [next((n for n in choice.split("|") if (source / n).is_file()), None) for choice in entry.files]
         if not names[0] or (entry.kind == "hubert" and not all(names)):
             raise ModelNotFoundError(f"{source}: {entry.name} needs {' and '.join(entry.files)} in that folder")
         # Everything beside them too (special_tokens_map.json, ...): what the folder's reader may ask for.
         placed = [hub.place_hub_file(entry.repo, p.name, p) for p in sorted(source.iterdir()) if p.is_file()]
+        for path in placed:
+            imported.remember(path, entry.name)
         return placed[0].parent
     if entry.kind == "codec":
         target = paths.torch_checkpoints_dir() / entry.files[0]
@@ -103,15 +127,16 @@ def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: boo
         from ..codec import Codec
 
         Codec.load(source)  # the right weights for EnCodec 24 kHz, whatever its hash
-    else:  # bark: the pickle must name only tensors, dicts and numbers, and the sizes fit the file
-        from ..torch_compat import check_model_size, check_pickle
+    else:  # bark: the checkpoint guard (nothing in it can run) and sizes that fit the file
+        from ..torch_compat import check_model_size
 
-        check_pickle(source)
         check_model_size(source)
         target = paths.bark_dir() / entry.files[0]
     from ..files import atomic_copy
 
-    return atomic_copy(source, target, overwrite=True)
+    placed = atomic_copy(source, target, overwrite=True)
+    imported.remember(placed, entry.name)
+    return placed
 
 
 def remove(name: str) -> list[Path]:
@@ -121,11 +146,14 @@ def remove(name: str) -> list[Path]:
         target = (paths.torch_checkpoints_dir() if entry.kind == "codec" else paths.bark_dir()) / entry.files[0]
         if target.is_file():
             target.unlink()
+            imported.forget(target)
             return [target]
         return []
     if not entry.repo:
         return []
-    return [p for names in entry.files for n in names.split("|") for p in hub.remove_hub_file(entry.repo, n)]
+    removed = [p for names in entry.files for n in names.split("|") for p in hub.remove_hub_file(entry.repo, n)]
+    imported.forget(*removed)
+    return removed
 
 
 

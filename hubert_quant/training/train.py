@@ -139,7 +139,9 @@ def _resume(state_path: Path, model, optimizer, schedule) -> dict:
     """Progress so far (and the model, optimizer and schedule restored) from ``state_path``, if any."""
     if not state_path.is_file():
         return {"epoch": 0, "best": -1.0, "best_path": None, "stale": 0, "history": []}
-    saved = torch.load(state_path, map_location="cpu", weights_only=True)
+    from ..torch_compat import load_tensors
+
+    saved = load_tensors(state_path, mmap=False)  # guarded, weights only; not mapped: it is rewritten in place
     model.load_state_dict(saved["model"])
     optimizer.load_state_dict(saved["optimizer"])
     schedule.load_state_dict(saved["schedule"])
