@@ -14,6 +14,7 @@ import errno
 import hashlib
 import os
 import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable
@@ -189,3 +190,53 @@ def with_suffix(path: str | os.PathLike, suffix: str) -> Path:
     "me" -> "me.npz", "me.v2" -> "me.v2.npz", "ME.NPZ" stays."""
     path = Path(path)
     return path if path.suffix.lower() == suffix else path.with_name(path.name + suffix)
+
+
+# ---- reading: the one way an untrusted file is opened ---------------------------------------------
+
+
+class NotPlainFile(OSError):
+    """What was found is not a regular file (``kind``: "a link", "a folder", "a FIFO", ...); it was not read."""
+
+    def __init__(self, kind: str):
+        super().__init__(kind)
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str | None:
+    """What a stat mode is, in words, when it is not a regular file; None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    for test, words in ((stat.S_ISLNK, "a link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return words
+    return "not a regular file"
+
+
+def open_plain(path: str | os.PathLike, *, follow_links: bool = False) -> int:
+    """A read-only descriptor of ``path`` if it is a regular file; raises :class:`NotPlainFile` otherwise.
+
+    What is there is judged before it is opened (``lstat``, or ``stat`` with ``follow_links``: a device
+    may act on open), and again on the open descriptor (``fstat``: same file, still regular), so a link,
+    FIFO or device swapped in meanwhile is refused. ``O_NONBLOCK`` keeps a FIFO from hanging the open;
+    ``O_NOFOLLOW`` (unless ``follow_links``) makes a link swapped in fail. FileNotFoundError and other
+    OSErrors pass through.
+    """
+    before = os.stat(path) if follow_links else os.lstat(path)
+    if kind := file_kind(before.st_mode):
+        raise NotPlainFile(kind)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0)))
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.EMLINK):  # swapped for a link since the lstat
+            raise NotPlainFile("a link") from None
+        raise
+    info = os.fstat(fd)
+    if (kind := file_kind(info.st_mode)) or (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
+        os.close(fd)
+        raise NotPlainFile(kind or "a file that changed while it was opened")
+    if hasattr(os, "set_blocking"):
+        os.set_blocking(fd, True)
+    return fd

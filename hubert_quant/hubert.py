@@ -311,10 +311,12 @@ def _caused_by(error: BaseException, kind: type) -> bool:
 
 
 def _check_weights(source) -> None:
-    """A folder whose weights transformers would unpickle (``pytorch_model.bin``, no safetensors) passes
-    the checkpoint guard first: torch 2.1 would run a TorchScript archive even under ``weights_only``."""
+    """Every pickle of weights in a folder (``pytorch_model.bin`` or its shards) passes the checkpoint
+    guard first, safetensors beside them or not: torch 2.1 would run a TorchScript archive even under
+    ``weights_only``."""
     from .torch_compat import check_pickle
 
     folder = Path(str(source))
-    if folder.is_dir() and not (folder / "model.safetensors").is_file() and (folder / "pytorch_model.bin").is_file():
-        check_pickle(folder / "pytorch_model.bin")
+    if folder.is_dir():  # every pickle transformers might read: one file, or shards (pytorch_model-0000N-of-...)
+        for weights in sorted(folder.glob("pytorch_model*.bin")):
+            check_pickle(weights)

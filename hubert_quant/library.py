@@ -65,7 +65,10 @@ def safe_name(name: str) -> str:
     cleaned = unicodedata.normalize("NFC", str(name))
     # Control, format (bidi overrides, zero-width) and other invisible characters make names
     # that look like another speaker's: dropped.
-    cleaned = "".join(c for c in cleaned if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs", "Cn"))
+    # Line and paragraph separators too; every other kind of space (no-break, thin, ideographic) is a
+    # plain space, so "Alice\u00a0Smith" cannot sit beside "Alice Smith" looking the same.
+    cleaned = "".join(" " if unicodedata.category(c) == "Zs" else c for c in cleaned
+                      if unicodedata.category(c) not in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"))
     cleaned = re.sub(r'[\x00-\x1f<>:"/\\|?*]', "_", cleaned).strip().lstrip(".").strip()
     if cleaned.lower().endswith(".npz"):
         cleaned = cleaned[:-4].rstrip()
@@ -317,6 +320,10 @@ def export(folder: str | os.PathLike, name: str, dest: str | os.PathLike) -> tup
         return copy, None
     try:
         with open_regular(preview, what=preview.name, max_bytes=MAX_PREVIEW_BYTES) as f:
+            head = f.read(12)
+            if head[:4] != b"RIFF" or head[8:12] != b"WAVE":  # only a wav is offered as one (a planted file is not)
+                return copy, None
+            f.seek(0)
             _copy(f, out / preview.name)
     except SpeakerFileError:  # changed since: no preview, the speaker is still offered
         return copy, None

@@ -30,13 +30,11 @@ import numpy as np
 from .audio import MIN_SECONDS
 from .constants import HUBERT_SAMPLE_RATE
 from .errors import AudioError, ModelNotFoundError
+from .measures import BLOCK, FRAME, FRAME_SECONDS, SILENT_DB, Clipping, levels, pitch
 
 SHORTEST, LONGEST = 5.0, 15.0  # seconds: what clones work best from
 IDEAL = (8.0, 12.0)  # inside the range, the lengths that lose no points
-FRAME_SECONDS = 0.02  # the analysis grid: 20 ms frames (320 samples at 16 kHz)
-FRAME = int(HUBERT_SAMPLE_RATE * FRAME_SECONDS)
 LEAD, TAIL = 0.2, 0.3  # seconds of the pause kept before the first and after the last word
-SILENT_DB = -100.0  # the level of digital silence (log of zero)
 JOIN_PAUSE = 0.5  # seconds of silence between clips joined into one prompt
 COMBINED_LONGEST = 15.0  # a joined prompt's length at most; Bark reads only its last ~7 s anyway
 PART_SHORTEST = 3.0  # each clip's part in a joined prompt: at least one phrase
@@ -98,16 +96,51 @@ class Analysis:
         return mask
 
 
-def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None) -> Analysis:
-    """Measure mono ``samples`` (n,) at ``rate`` for :func:`best_segment`."""
+def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None,
+            clipping: Clipping | None = None) -> Analysis:
+    """Measure mono ``samples`` (n,) at ``rate`` for :func:`best_segment`.
+
+    clipping: the clipping already measured at the recording's own rate while ``samples`` were
+    decoded to 16 kHz (see :func:`analyse_file`); else it is measured on ``samples``.
+    """
+    if clipping is None:
+        clipping = Clipping(rate)
+        for first in range(0, len(samples), BLOCK):
+            clipping.add(samples[first : first + BLOCK])
+        wav = to_16k(samples, rate)
+    elif rate != HUBERT_SAMPLE_RATE:
+        raise ValueError("with clipping measured, samples must be at 16 kHz")
+    else:
+        wav = np.asarray(samples, dtype=np.float32)
+    n_frames = len(wav) // FRAME
+    return Analysis(duration=clipping.seconds or len(wav) / HUBERT_SAMPLE_RATE, level_db=levels(wav, n_frames),
+                    clipped=clipping.per_frame(n_frames), f0=pitch(wav, n_frames),
+                    speech=speech_stretches(wav, progress=progress))
+
+
+def read_16k(path, *, start: float | None = None, end: float | None = None, limits=None) -> tuple[np.ndarray, Clipping]:
+    """A recording (the part ``start``-``end`` s) as 16 kHz mono (n,), decoded in blocks, and its
+    clipping measured at its own rate on the way: what :func:`analyse` needs, and nothing longer."""
+    from .audio import audio_info, load_audio
+
+    clipping = Clipping(audio_info(path, limits).samplerate)
+    wav, _ = load_audio(path, start=start, end=end, rate=HUBERT_SAMPLE_RATE, limits=limits, on_native=clipping.add)
+    return wav, clipping
+
+
+def analyse_file(path, *, start: float | None = None, end: float | None = None, limits=None,
+                 progress: Progress | None = None) -> Analysis:
+    """:func:`analyse` of an audio file (the part ``start``-``end`` s), read in blocks: peak memory is
+    the 16 kHz mono (64 kB a second), whatever the file's rate, channels and length."""
+    wav, clipping = read_16k(path, start=start, end=end, limits=limits)
+    return analyse(wav, HUBERT_SAMPLE_RATE, progress=progress, clipping=clipping)
+
+
+def to_16k(samples: np.ndarray, rate: int) -> np.ndarray:
+    """Mono ``samples`` (n,) at ``rate`` resampled to 16 kHz (m,), in blocks."""
     from .audio import resample
 
-    wav = resample(samples, rate, HUBERT_SAMPLE_RATE).numpy()
-    n_frames = len(wav) // FRAME
-    frames = wav[: n_frames * FRAME].reshape(n_frames, FRAME).astype(np.float64)
-    level = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 10 ** (SILENT_DB / 10)))
-    return Analysis(duration=len(samples) / rate, level_db=level, clipped=_clipping(samples, rate, n_frames),
-                    f0=_pitch(wav, n_frames), speech=speech_stretches(wav, progress=progress))
+    return resample(samples, rate, HUBERT_SAMPLE_RATE).numpy()
 
 
 def best_segment(
@@ -356,39 +389,3 @@ def _penalties(m: dict[str, float], ideal: tuple[float, float] = IDEAL) -> list[
     return found
 
 
-def _clipping(samples: np.ndarray, rate: int, n_frames: int) -> np.ndarray:
-    """(F,) fraction of each 20 ms frame's samples that sit flat at the recording's peak.
-
-    Clipped audio holds its peak for runs of samples; clean audio touches its peak only in passing.
-    Measured at the file's own rate: resampling rounds the flat tops off.
-    """
-    magnitude = np.abs(np.asarray(samples, dtype=np.float32))
-    peak = float(magnitude.max()) if magnitude.size else 0.0
-    if peak < 0.25:  # far below full scale: nothing hit a ceiling
-        return np.zeros(n_frames)
-    near = magnitude >= 0.99 * peak
-    flat = near[1:-1] & near[:-2] & near[2:]  # three in a row
-    index = (np.flatnonzero(flat) + 1) * n_frames // max(1, len(samples))
-    counts = np.bincount(np.minimum(index, n_frames - 1), minlength=n_frames) if n_frames else np.zeros(0)
-    return counts / max(1.0, len(samples) / max(1, n_frames))
-
-
-def _pitch(wav: np.ndarray, n_frames: int, *, low: float = 60.0, high: float = 400.0) -> np.ndarray:
-    """(F,) pitch of 16 kHz samples per 20 ms frame (40 ms windows), by autocorrelation; NaN if unvoiced."""
-    window = 2 * FRAME
-    padded = np.pad(wav.astype(np.float32), (0, window))
-    lags = slice(int(HUBERT_SAMPLE_RATE / high), int(HUBERT_SAMPLE_RATE / low) + 1)
-    f0 = np.full(n_frames, np.nan)
-    taper = np.hanning(window).astype(np.float32)
-    for first in range(0, n_frames, 2048):  # blocks bound the memory on long recordings
-        idx = np.arange(first, min(n_frames, first + 2048))
-        frames = padded[idx[:, None] * FRAME + np.arange(window)]
-        frames = (frames - frames.mean(axis=1, keepdims=True)) * taper
-        spectrum = np.fft.rfft(frames, 2 * window, axis=1)
-        corr = np.fft.irfft(np.abs(spectrum) ** 2, axis=1)[:, :window]
-        energy = corr[:, 0]
-        best = np.argmax(corr[:, lags], axis=1) + lags.start
-        strength = corr[np.arange(len(idx)), best] / np.maximum(energy, 1e-12)
-        voiced = (strength > 0.45) & (energy > 1e-6)
-        f0[idx[voiced]] = HUBERT_SAMPLE_RATE / best[voiced]
-    return f0

@@ -16,11 +16,9 @@ TTS-WebUI's own voices are different (``style="tts-webui"``): int16 arrays and a
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
-import stat
 import time
 import zipfile
 from collections.abc import Mapping
@@ -30,6 +28,7 @@ from typing import BinaryIO, Literal
 
 import numpy as np
 
+from . import files
 from .constants import SEMANTIC_RATE_HZ
 from .errors import SpeakerFileError
 from .files import atomic_write, with_suffix
@@ -225,27 +224,18 @@ def open_regular(path: str | os.PathLike, *, what: str, max_bytes: int) -> Binar
     listing is refused, never read; O_NONBLOCK keeps a FIFO from hanging the open. Errors name
     ``what`` (a file name), never the folder it is in.
     """
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
     try:
-        before = os.lstat(path)  # what is there is judged before it is opened (a device may act on open)
-        if not stat.S_ISREG(before.st_mode):
-            raise SpeakerFileError(_not_regular(what, file_kind(before.st_mode)))
-        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+        fd = files.open_plain(path)
     except FileNotFoundError:
         raise SpeakerFileError(f"{what}: no such speaker file.") from None
+    except files.NotPlainFile as e:
+        raise SpeakerFileError(_not_regular(what, e.kind)) from None
     except OSError as e:
-        if e.errno in (errno.ELOOP, errno.EMLINK):  # swapped for a link since the lstat
-            raise SpeakerFileError(_not_regular(what, "a link")) from None
         raise SpeakerFileError(f"{what}: cannot be read ({e.strerror or type(e).__name__}).") from None
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or (info.st_dev, info.st_ino) != (before.st_dev, before.st_ino):
-            raise SpeakerFileError(_not_regular(what, file_kind(info.st_mode)) if not stat.S_ISREG(info.st_mode)
-                                   else f"{what}: changed while it was opened; try again.")
-        if info.st_size > max_bytes:
-            raise SpeakerFileError(f"{what}: {info.st_size} bytes is far too large for a speaker prompt.")
-        if hasattr(os, "set_blocking"):
-            os.set_blocking(fd, True)
+        size = os.fstat(fd).st_size
+        if size > max_bytes:
+            raise SpeakerFileError(f"{what}: {size} bytes is far too large for a speaker prompt.")
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)
@@ -253,9 +243,8 @@ def open_regular(path: str | os.PathLike, *, what: str, max_bytes: int) -> Binar
 
 
 def file_kind(mode: int) -> str:
-    """What an lstat/fstat mode is, in words ("a link", "a FIFO")."""
-    return ("a link" if stat.S_ISLNK(mode) else "a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
-            else "a file" if stat.S_ISREG(mode) else "a device or socket")
+    """What an lstat/fstat mode is, in words ("a link", "a FIFO (named pipe)", "a file")."""
+    return files.file_kind(mode) or "a file"
 
 
 def _not_regular(what: str, kind: str) -> str:

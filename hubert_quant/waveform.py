@@ -28,28 +28,36 @@ class Envelope:
     seconds: float
 
 
-def file_envelope(path: str | os.PathLike, width: int = WIDTH) -> Envelope:
-    """The envelope of an audio file, read in blocks (memory stays bounded however long it is) and
-    remembered while the file is unchanged, so moving the marked part does not read it again."""
-    info = os.stat(path)
-    return _file_envelope(str(path), info.st_size, info.st_mtime_ns, width)
+def file_envelope(path: str | os.PathLike, width: int = WIDTH, *, limits=None) -> Envelope:
+    """The envelope of an audio file, read in blocks (memory stays bounded however long it is, see
+    :func:`hubert_quant.audio.read_blocks`) and remembered while the file is unchanged, so moving
+    the marked part does not read it again. Files over ``limits`` are refused (AudioError)."""
+    from .audio import DEFAULT_LIMITS, check_file
+
+    info = os.stat(check_file(path))
+    return _file_envelope(str(path), info.st_size, info.st_mtime_ns, width, limits or DEFAULT_LIMITS)
 
 
 @functools.lru_cache(maxsize=8)
-def _file_envelope(path: str, size: int, mtime_ns: int, width: int) -> Envelope:
-    import soundfile as sf
+def _file_envelope(path: str, size: int, mtime_ns: int, width: int, limits) -> Envelope:
+    from .audio import read_blocks
 
-    with sf.SoundFile(path) as f:
-        frames, rate = f.frames, f.samplerate
-        edges = np.linspace(0, frames, width + 1).astype(np.int64)
-        lows, highs = np.zeros(width, dtype=np.float32), np.zeros(width, dtype=np.float32)
-        for column in range(width):  # the file in order, one column's frames at a time
-            block = f.read(int(edges[column + 1] - edges[column]), dtype="float32", always_2d=True).mean(axis=1)
-            if block.size:
-                lows[column], highs[column] = block.min(), block.max()
-            elif column:  # fewer frames than columns
-                lows[column], highs[column] = lows[column - 1], highs[column - 1]
-    return Envelope(lows, highs, frames / max(1, rate))
+    headers = []
+    lows, highs = np.full(width, np.inf, dtype=np.float32), np.full(width, -np.inf, dtype=np.float32)
+    position, edges = 0, None
+    for block in read_blocks(path, limits=limits, header=headers.append):
+        if edges is None:  # column k draws frames edges[k] to edges[k + 1] (an unknown length: all in the last)
+            edges = np.linspace(0, headers[0].frames or 1, width + 1).astype(np.int64)
+        column = np.clip(np.searchsorted(edges, np.arange(position, position + block.size), side="right") - 1,
+                         0, width - 1)
+        starts = np.flatnonzero(np.diff(column, prepend=-1))  # columns are in order: one run each
+        lows[column[starts]] = np.minimum(lows[column[starts]], np.minimum.reduceat(block, starts))
+        highs[column[starts]] = np.maximum(highs[column[starts]], np.maximum.reduceat(block, starts))
+        position += block.size
+    for k in range(width):  # fewer frames than columns: a column repeats the one before
+        if not np.isfinite(lows[k]):
+            lows[k], highs[k] = (lows[k - 1], highs[k - 1]) if k else (0.0, 0.0)
+    return Envelope(lows, highs, position / max(1, headers[0].samplerate))
 
 
 def draw(envelope: Envelope, *, start: float | None = None, end: float | None = None,

@@ -167,3 +167,12 @@ def test_uploads_are_deleted_once_they_age_out(tmp_path):
         assert not os.path.exists(uploaded)
     finally:
         blocks.close()
+
+
+def test_the_library_folder_itself_is_not_served(app):
+    """Speakers reach the page as copies; a file someone put in the library is not served by its path."""
+    url, settings = app
+    for name in ("secret.txt", "Alice.npz", ".hubert-quant.lock"):
+        (settings.speakers_dir / name).write_bytes(b"not for visitors")
+        answer = httpx.get(f"{url}gradio_api/file={settings.speakers_dir / name}", timeout=30)
+        assert answer.status_code in (403, 404), name

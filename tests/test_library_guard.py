@@ -82,7 +82,7 @@ def planted(tmp_path):
     (outside / "secret.wav").write_bytes(SECRET)
     save_speaker(prompt(99), outside / "elsewhere.npz")
     library.save(folder, "Alice", prompt(1))
-    (folder / "Alice.preview.wav").write_bytes(b"RIFF-alice-preview")
+    (folder / "Alice.preview.wav").write_bytes(b"RIFF\0\0\0\0WAVE-alice-preview")
     library.save(folder, "Bob", prompt(2))
     (folder / "Bob.preview.wav").symlink_to(outside / "secret.wav")
     (folder / "secret.env").write_bytes(SECRET)
@@ -194,7 +194,7 @@ def test_nothing_is_written_onto_a_planted_name(planted, name, tmp_path):
 def test_export_gives_copies_of_what_was_checked_and_never_a_links_target(planted, tmp_path):
     speaker, preview = library.export(planted, "Alice", tmp_path / "out")
     assert speaker.read_bytes() == (planted / "Alice.npz").read_bytes() and tmp_path / "out" in speaker.parents
-    assert preview.read_bytes() == b"RIFF-alice-preview"
+    assert preview.read_bytes() == b"RIFF\0\0\0\0WAVE-alice-preview"
     speaker, preview = library.export(planted, "Bob", tmp_path / "out")
     assert seed_of(speaker) == 2 and preview is None  # Bob's preview is a link: not offered, not read
 
@@ -269,7 +269,7 @@ def test_remote_clients_get_no_planted_file(served):
     assert seed_of(speaker) == 2 and preview is None and SECRET not in Path(speaker).read_bytes()
     speaker, preview = client.predict("Alice", api_name="/speaker_pick")
     assert Path(speaker).read_bytes() == (settings.speakers_dir / "Alice.npz").read_bytes()
-    assert Path(preview).read_bytes() == b"RIFF-alice-preview"
+    assert Path(preview).read_bytes() == b"RIFF\0\0\0\0WAVE-alice-preview"
     with pytest.raises(Exception) as clash:
         client.predict("Alice", "t", api_name="/speaker_rename")
     assert "already exists" in str(clash.value) and str(settings.speakers_dir) not in str(clash.value)
@@ -384,7 +384,7 @@ def test_racing_processes_lose_no_speaker_and_each_success_is_true(tmp_path, kin
 
 
 def wav(path):
-    return Path(path).write_bytes(b"RIFF-new-preview") and Path(path)
+    return Path(path).write_bytes(b"RIFF\0\0\0\0WAVE-new-preview") and Path(path)
 
 
 @pytest.mark.parametrize("meanwhile", ["deleted", "renamed", "replaced", "deleted and remade"])
@@ -546,3 +546,24 @@ def test_metadata_of_an_import_is_json(tmp_path):
     saved = library.import_file(tmp_path / "lib", tmp_path / "x.npz")
     with np.load(saved) as npz:
         assert json.loads(bytes(npz["hubert_quant_metadata"]).decode())["trimmed"]["to_seconds"] == 6.83
+
+
+def test_only_a_wav_is_offered_as_a_preview(tmp_path):
+    """A regular file under a preview's name (a hard link to a secret, say) is not served as one."""
+    library.save(tmp_path, "Bob", prompt(3))
+    secret = tmp_path.parent / f"{tmp_path.name}-secret.env"
+    secret.write_bytes(b"SECRET=hunter2")
+    os.link(secret, tmp_path / "Bob.preview.wav")
+    os.utime(tmp_path / "Bob.preview.wav")  # newer than the speaker: it would count as its preview
+    assert library.export(tmp_path, "Bob", tmp_path / "out")[1] is None
+    assert not any(b"hunter2" in p.read_bytes() for p in (tmp_path / "out").rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("typed,twin", [("Alice\u00a0Smith", "Alice Smith"), ("Alice\u2009Smith", "Alice Smith"),
+                                        ("a\u2028b", "ab"), ("a\u2029b", "ab"), ("Bo\u3000b", "Bo b")])
+def test_names_with_unusual_spaces_or_separators_become_the_plain_name(tmp_path, typed, twin):
+    """Visitors cannot make a speaker the library then lists as unreadable, nor a look-alike twin."""
+    assert library.safe_name(typed) == twin
+    library.save(tmp_path, typed, prompt(4))
+    assert [s.name for s in library.list_speakers(tmp_path)] == [twin]
+    assert not library.list_speakers(tmp_path)[0].problem

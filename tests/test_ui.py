@@ -46,7 +46,10 @@ def test_each_tab_builds_inside_a_bare_blocks(settings):
 def test_clone_event_saves_into_the_library(settings, talk):
     path, status = ui.do_clone(str(talk), 0, 3.5, "Large English", "Alice", True, settings=settings,
                                progress=no_progress)
-    assert Path(path) == settings.speakers_dir / "Alice.npz" and "Saved **Alice**" in status
+    assert "Saved **Alice**" in status
+    # The page is given a copy in the outputs folder, never the library's own file.
+    assert Path(path).name == "Alice.npz" and Path(path).is_relative_to(settings.outputs_dir)
+    assert Path(path).read_bytes() == (settings.speakers_dir / "Alice.npz").read_bytes()
     assert [s.name for s in library.list_speakers(settings.speakers_dir)] == ["Alice"]
     with pytest.raises(gr.Error, match="already exists"):
         ui.do_clone(str(talk), 0, 0, "Large English", "Alice", True, settings=settings, progress=no_progress)

@@ -37,21 +37,26 @@ def mask_voice(
     end: float | None = None,
     progress=None,
     stages: Stages | None = None,
+    limits=None,
 ) -> np.ndarray:
     """Re-speak ``audio`` through Bark: the same words and timing, in a random voice or ``speaker``'s.
 
     audio: a path, or mono samples (n,) with ``sample_rate``.
+    limits: what a recording file may be (:class:`hubert_quant.audio.AudioLimits`; None: the defaults).
     speaker: None (random voice), an ``.npz`` path, a Bark preset name, or a prompt.
     returns: float32 samples (m,) at 24 kHz, about as long as the input.
     """
     from .. import models
-    from ..clone import read_speech, semantic_tokens
+    from ..clone import MAX_WHOLE_SECONDS, read_speech, semantic_tokens
+    from ..constants import HUBERT_SAMPLE_RATE
     from ..models.load import load_found, model_lookups, wanted_models
     from .adapter import load_stages, semantic_to_audio, stage_lookups
 
     options = options or BarkOptions()
     stages = stages or (lambda *_: None)
-    samples, rate, _, _ = read_speech(audio, sample_rate=sample_rate, start=start, end=end)
+    # At HuBERT's rate, never the file's own (up to 384 kHz), and at most what Bark re-speaks in one go.
+    samples, rate, _, _ = read_speech(audio, sample_rate=sample_rate, start=start, end=end, limits=limits,
+                                      rate=HUBERT_SAMPLE_RATE, max_seconds=MAX_WHOLE_SECONDS)
     prompt = resolve_speaker(speaker)
     # Every model, Bark's included, is known to be here before the first stage starts.
     wanted = wanted_models(quantizer, hubert, None, with_codec=False)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..constants import CONSENT
+from .clone import add_audio_limits, audio_limits
 from .common import options
 
 
@@ -27,6 +28,7 @@ def add_app_parser(commands) -> None:
     ui.add_argument("--max-upload-mb", type=int, default=200, help="largest upload accepted (default 200 MB)")
     ui.add_argument("--allow-remote-model-changes", action="store_true",
                     help="with --listen/--share: let visitors download, remove and add models (off by default)")
+    add_audio_limits(ui)
     ui.set_defaults(run=run_ui)
 
 
@@ -40,7 +42,8 @@ def run_ui(args: argparse.Namespace) -> int:
     local = {kind: _local_model(kind, getattr(args, kind)) for kind in ("quantizer", "hubert", "codec")}
     settings = ui.Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device,
                            max_upload_mb=args.max_upload_mb, debug=args.debug,
-                           manage_models=not exposed or args.allow_remote_model_changes, **local)
+                           manage_models=not exposed or args.allow_remote_model_changes, **local,
+                           audio_limits=audio_limits(args, ui.common.APP_LIMIT))
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
     ui.launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
     return 0

@@ -70,7 +70,33 @@ def add_clone_parser(commands) -> None:
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
     clone.add_argument("--skip-existing", action="store_true",
                        help="leave recordings whose output already exists (to finish an interrupted batch)")
+    add_audio_limits(clone)
     clone.set_defaults(run=run_clone)
+
+
+def add_audio_limits(parser: argparse.ArgumentParser) -> None:
+    """The input budget's options (--max-audio-hours/-rate/-channels), for every command that reads audio."""
+    from ..audio import DEFAULT_LIMITS as limits
+
+    group = parser.add_argument_group("input limits (checked from each file's header, before decoding)")
+    group.add_argument("--max-audio-hours", type=float, default=limits.max_hours, metavar="N",
+                       help=f"longest recording accepted (default {limits.max_hours:g} hours)")
+    group.add_argument("--max-audio-rate", type=int, default=limits.max_rate, metavar="N",
+                       help=f"highest sample rate accepted (default {limits.max_rate} Hz)")
+    group.add_argument("--max-audio-channels", type=int, default=limits.max_channels, metavar="N",
+                       help=f"most channels accepted (default {limits.max_channels})")
+
+
+def audio_limits(args: argparse.Namespace, raise_with: str = "--{option} N"):
+    """The :class:`~hubert_quant.audio.AudioLimits` the options asked for."""
+    from ..audio import AudioLimits
+
+    for option, value in (("--max-audio-hours", args.max_audio_hours), ("--max-audio-rate", args.max_audio_rate),
+                          ("--max-audio-channels", args.max_audio_channels)):
+        if not value > 0:
+            raise ValueError(f"{option} must be a positive number, not {value}")
+    return AudioLimits(max_hours=args.max_audio_hours, max_rate=args.max_audio_rate,
+                       max_channels=args.max_audio_channels, raise_with=raise_with)
 
 
 def run_clone(args: argparse.Namespace) -> int:
@@ -101,6 +127,7 @@ def run_clone(args: argparse.Namespace) -> int:
     options = dict(
         quantizer=args.quantizer, hubert=args.hubert, codec=args.codec,
         device=args.device, start=args.start, end=args.end, fast=args.fast, segment="auto" if args.auto else None,
+        limits=audio_limits(args),
     )
     failures = 0
     with tqdm(pairs, desc="cloning", unit="file", disable=len(pairs) == 1, file=sys.stderr) as bar:
@@ -148,7 +175,8 @@ def run_one_speaker(args: argparse.Namespace) -> int:
             raise OutputExistsError(f"{target} already exists; pass --force to replace it")
     long = sum(_seconds(audio, None, None) for audio in args.audio) > LONG_SECONDS
     prompt = clone_speaker(args.audio, quantizer=args.quantizer, hubert=args.hubert, codec=args.codec,
-                           device=args.device, fast=args.fast, stages=stage_bars() if long else None)
+                           device=args.device, fast=args.fast, stages=stage_bars() if long else None,
+                           limits=audio_limits(args))
     for part in prompt.metadata["parts"]:
         print(f"{part['source']}: {part['start']:.2f}-{part['end']:.2f} s at {part['at']:.1f} s in the prompt "
               f"(score {part['score']:.0f}/100{': ' + '; '.join(part['problems']) if part['problems'] else ''})",
@@ -181,7 +209,9 @@ def _seconds(audio: Path, start: float | None, end: float | None) -> float:
 
 def _length_note(audio: Path, seconds: float, *, whole: bool) -> str:
     """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
-    if not whole or seconds <= LONG_SECONDS:
+    from ..clone import MAX_WHOLE_SECONDS
+
+    if not whole or not LONG_SECONDS < seconds <= MAX_WHOLE_SECONDS:  # longer: clone_voice refuses it
         return ""
     return (f"note: {audio.name} is {seconds / 60:.1f} minutes long; cloning all of it takes a while, and Bark uses "
             "only the last ~5 s of a prompt (5 to 15 s of clear speech works best). --start/--end pick a part.")

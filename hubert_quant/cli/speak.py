@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..constants import BARK_SAMPLE_RATE, CONSENT
+from .clone import add_audio_limits, audio_limits
 from .common import options
 
 
@@ -25,6 +26,7 @@ def add_speak_parsers(commands) -> None:
     mask.add_argument("--hubert", default=None, help="HuBERT folder or Hub id")
     mask.add_argument("--start", type=float, default=None, help="use the recording from this second on")
     mask.add_argument("--end", type=float, default=None, help="use the recording up to this second")
+    add_audio_limits(mask)
     say = commands.add_parser(
         "say", parents=options(), help="speak text with Bark in a cloned voice (a preview)",
         description=f"Speak TEXT with Bark's full pipeline in the speaker's voice. {CONSENT}",
@@ -49,7 +51,7 @@ def run_mask(args: argparse.Namespace) -> int:
 
     return _speak(args, lambda options, stages: mask_voice(
         args.audio, speaker=args.speaker, options=options, quantizer=args.quantizer, hubert=args.hubert,
-        start=args.start, end=args.end, stages=stages,
+        start=args.start, end=args.end, stages=stages, limits=audio_limits(args),
     ))
 
 

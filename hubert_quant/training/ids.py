@@ -10,11 +10,12 @@ header declares.
 from __future__ import annotations
 
 import os
-import stat
 import unicodedata
 from pathlib import Path
 
+from .. import files
 from ..errors import DatasetError
+from ..files import file_kind  # noqa: F401 - sources.py names kinds with it
 
 # Pair ids: ASCII letters, digits, '_', '-', '.', so no look-alike, no NFC/NFD twin, nothing a
 # terminal or another OS reads differently can be an id. 100 characters leave room in 255 bytes
@@ -89,41 +90,21 @@ def id_key(pair_id: str) -> str:
 # ---- plain files only ---------------------------------------------------------------------------
 
 
-def file_kind(mode: int) -> str | None:
-    """What a file that is not a plain file is, in words; None for a plain file."""
-    if stat.S_ISREG(mode):
-        return None
-    for test, words in ((stat.S_ISLNK, "a link"), (stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                        (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):
-        if test(mode):
-            return words
-    return "not a plain file"
-
-
 def not_plain(kind: str) -> str:
     return f"is {kind}, not a plain file; it was not opened. Put the file itself there (copy it), or remove it"
 
 
 def open_plain(path: Path, where: str) -> int:
-    """A read-only descriptor of ``path`` if it is a plain file. A link, FIFO, device or folder is
-    refused from its lstat, and again by the open itself (O_NOFOLLOW: a link swapped in meanwhile
-    fails; O_NONBLOCK: a FIFO swapped in does not block) and fstat."""
+    """A read-only descriptor of ``path`` if it is a plain file (:func:`hubert_quant.files.open_plain`:
+    a link, FIFO, device or folder is refused unopened, also one swapped in meanwhile)."""
     try:
-        kind = file_kind(os.lstat(path).st_mode)
+        return files.open_plain(path)
     except FileNotFoundError:
         raise DatasetError(f"{where}: no such file") from None
-    if kind:
-        raise DatasetError(f"{where} {not_plain(kind)}")
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(path, flags)
+    except files.NotPlainFile as e:
+        raise DatasetError(f"{where} {not_plain(e.kind)}") from None
     except OSError as e:
         raise DatasetError(f"{where} could not be opened ({e.strerror or e}); it was not read") from e
-    kind = file_kind(os.fstat(fd).st_mode)
-    if kind:
-        os.close(fd)
-        raise DatasetError(f"{where} {not_plain(kind)}")
-    return fd
 
 
 def read_capped(f, cap: int, where: str, advice: str = _PAIR_ADVICE) -> bytes:

@@ -47,7 +47,7 @@ def launch(settings: Settings, *, listen: bool = False, port: int | None = None,
     # Quiet: Gradio's own banner tells users to "set share=True in launch()"; ours names our options.
     app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,
                prevent_thread_lock=True, **compat.launch_options(settings.max_upload_mb),
-               allowed_paths=[str(settings.speakers_dir), str(settings.outputs_dir)], quiet=True)
+               allowed_paths=[str(settings.outputs_dir)], quiet=True)  # the library is served as copies
     if block:
         where = app.share_url or app.local_url
         reach = "" if listen or share else " (this machine only; --listen or --share to reach it from others)"

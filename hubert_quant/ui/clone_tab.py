@@ -15,14 +15,21 @@ from . import gradio_compat as compat
 from .common import AUDIO_FILES, PROGRESS, Settings, downloads, output_wav, readable
 
 
-def clip_hint(audio: str | None, start: float | None, end: float | None) -> str:
-    """Advice on the chosen part of the recording (length, how it ends)."""
+def clip_hint(audio: str | None, start: float | None, end: float | None, settings: Settings | None = None) -> str:
+    """Advice on the chosen part of the recording (length, how it ends); the file is sized from its
+    header and read in blocks (``settings.audio_limits``)."""
     if not audio:
         return ""
     from ..audio import audio_info, ends_loud
+    from ..errors import AudioError, message
 
+    limits = settings.audio_limits if settings else None
     try:
-        duration = audio_info(audio).duration
+        duration = audio_info(audio, limits).duration
+    except AudioError as e:  # over a limit: said as it is, with the file's name only
+        if "cannot decode" not in str(e):
+            return f"**{message(e).replace(str(audio), Path(audio).name)}**"
+        return "**This file could not be read as audio.** Upload a wav, flac, ogg or mp3 recording."
     except Exception:  # noqa: BLE001 - any decoder failure means the same to the user
         return "**This file could not be read as audio.** Upload a wav, flac, ogg or mp3 recording."
     first, last = float(start or 0), min(float(end or 0) or duration, duration)
@@ -34,19 +41,20 @@ def clip_hint(audio: str | None, start: float | None, end: float | None) -> str:
         notes.append("Short clips give weak clones; 5 to 15 s works best.")
     elif seconds > 20:
         notes.append("Bark uses only the last ~5 s of a prompt; 5 to 15 s is plenty.")
-    if ends_loud(audio, first, last):
+    if ends_loud(audio, first, last, limits=limits):
         notes.append("The clip seems to end mid-speech: Bark continues from the end, so end it in a pause.")
     return " ".join(notes)
 
 
-def clip_picture(audio: str | None, start: float | None, end: float | None, speech=()):
+def clip_picture(audio: str | None, start: float | None, end: float | None, speech=(),
+                 settings: Settings | None = None):
     """The recording's waveform with the part to clone marked (None when there is no readable recording)."""
     if not audio:
         return None
     from ..waveform import draw, file_envelope
 
     try:
-        envelope = file_envelope(audio)
+        envelope = file_envelope(audio, limits=settings.audio_limits if settings else None)
     except Exception:  # noqa: BLE001 - any decoder failure: no picture; the hint says what is wrong
         return None
     first, last = float(start or 0), float(end or 0) or None
@@ -56,20 +64,21 @@ def clip_picture(audio: str | None, start: float | None, end: float | None, spee
 @readable
 def do_pick(audio, settings: Settings, progress=PROGRESS):
     """Find the best part of ``audio``: (start, end, picture, what was picked and why, speech stretches)."""
-    from ..audio import load_audio
-    from ..segment import analyse, best_segment
+    from ..constants import HUBERT_SAMPLE_RATE
+    from ..segment import analyse_file, best_segment
 
     if not audio:
         raise compat.error("Upload or record a recording first.")
     settings.check_upload(audio)
     progress(0.0, desc="reading the recording")
-    samples, rate = load_audio(audio)
-    found = analyse(samples, rate, progress=lambda done, total: progress((done, total), desc="finding speech"))
-    best = best_segment(samples, rate, analysis=found)
+    found = analyse_file(audio, limits=settings.audio_limits,  # in blocks: only the 16 kHz mono is kept
+                         progress=lambda done, total: progress((done, total), desc="finding speech"))
+    best = best_segment(None, HUBERT_SAMPLE_RATE, analysis=found)
     note = (f"**Picked {best.start:.2f}-{best.end:.2f} s** ({best.duration:.1f} s, score {best.score:.0f}/100: "
             f"{'; '.join(best.problems) or 'clear speech that ends in a pause'}). Change Start/End to move it.")
     speech = [list(stretch) for stretch in found.speech]
-    return round(best.start, 2), round(best.end, 2), clip_picture(audio, best.start, best.end, speech), note, speech
+    return (round(best.start, 2), round(best.end, 2), clip_picture(audio, best.start, best.end, speech, settings),
+            note, speech)
 
 
 @readable
@@ -96,10 +105,12 @@ def do_clone(audio, start, end, quantizer, name, consent, extra=None, *, setting
     path, prompt = library.clone_into(
         settings.speakers_dir, name, audio, extra=extra, start=float(start or 0) or None, end=float(end or 0) or None,
         style=settings.speaker_style, device=settings.device, quantizer=settings.quantizer or quantizer,
-        hubert=settings.hubert, codec=settings.codec, progress=downloads(progress),
+        hubert=settings.hubert, codec=settings.codec, progress=downloads(progress), limits=settings.audio_limits,
         stages=lambda what, done, total: progress((done, total), desc=what))
     joined = f" from {len(prompt.metadata['parts'])} recordings" if extra else ""
-    return str(path), (f"Saved **{name}** ({prompt.duration:.1f} s{joined}) to the speaker library "
+    # The page gets a copy: the library folder itself is never served (anything could be planted there).
+    served = library.export(settings.speakers_dir, path.stem, settings.outputs_dir / "export")[0]
+    return str(served), (f"Saved **{name}** ({prompt.duration:.1f} s{joined}) to the speaker library "
                        f"(`{path.parent.name}`).")
 
 
@@ -138,11 +149,12 @@ def clone_tab(settings: Settings) -> None:
     speech = gr.State([])  # the stretches of speech found by the last Pick, drawn under the waveform
     picked = gr.Markdown()
     hint = gr.Markdown()
-    audio.change(lambda path: (clip_picture(path, 0, 0), [], ""), audio, [shown, speech, picked])
+    hinted, pictured = (functools.partial(fn, settings=settings) for fn in (clip_hint, clip_picture))
+    audio.change(lambda path: (pictured(path, 0, 0), [], ""), audio, [shown, speech, picked])
     for trigger in (audio.change, start.change, end.change):
-        trigger(readable(clip_hint), [audio, start, end], hint)
+        trigger(readable(hinted), [audio, start, end], hint)
     for trigger in (start.change, end.change):
-        trigger(readable(clip_picture), [audio, start, end, speech], shown)
+        trigger(readable(pictured), [audio, start, end, speech], shown)
     compat.listen(pick.click, functools.partial(do_pick, settings=settings), audio,
                   [start, end, shown, picked, speech], api_name="pick", concurrency_limit=2)
     with gr.Accordion("Several clips of the same speaker (optional)", open=False):

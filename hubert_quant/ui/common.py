@@ -12,11 +12,13 @@ from pathlib import Path
 import gradio as gr
 
 from .. import library, models
+from ..audio import AudioLimits
 from ..constants import DEFAULT_QUANTIZER
 from ..errors import DownloadError, HubertQuantError, ModelNotFoundError, message
 from . import gradio_compat as compat
 
 AUDIO_FILES = [".wav", ".flac", ".ogg", ".opus", ".mp3"]
+APP_LIMIT = "hubert-quant ui --{option} N; in a host, whoever runs it can raise it"
 PROGRESS = gr.Progress()  # gradio gives each call its own tracker in place of this default
 
 
@@ -42,6 +44,8 @@ class Settings:
     models_tab: str = "Models"  # where this front end's model manager is, for missing-model messages
     debug: bool = False  # also print the page's errors with their tracebacks in the terminal
     speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
+    # What a recording may be (hours, rate, channels), checked from its header before decoding.
+    audio_limits: AudioLimits = field(default_factory=lambda: AudioLimits(raise_with=APP_LIMIT))
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
