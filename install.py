@@ -26,8 +26,9 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
-# Seen working together on Linux x86-64 (CPU and CUDA 13 builds) and installed by CI.
-TORCH_PAIR = ("torch==2.14.1", "torchaudio==2.11.0")
+# One release (TTS-WebUI pins the same: CI stores their libraries once); seen importing together on
+# Linux x86-64 (the CUDA 13 builds, run on the CPU too).
+TORCH_PAIR = ("torch==2.11.0", "torchaudio==2.11.0")
 MIN_PYTHON = (3, 10)
 
 
