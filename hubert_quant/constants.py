@@ -38,6 +38,14 @@ ENV_HOME = "HUBERT_QUANT_HOME"  # the user catalogue's folder (default: $XDG_CON
 ENV_SEARCH_DIRS = "HUBERT_QUANT_HOST_MODELS"  # more folders of quantizer files, os.pathsep-separated
 ENV_ENCODEC_URL = "HUBERT_QUANT_ENCODEC_URL"  # a mirror for EnCodec's weights (not on the Hub)
 ENV_TRACE = "HUBERT_QUANT_TRACE"  # "0": run HuBERT eagerly instead of the traced copy
+# The owner's choice in a host, like the app's --allow-remote-model-changes: "1" lets whoever reaches
+# the host change models. An environment variable, not a host setting: a visitor can save settings.
+ENV_ALLOW_REMOTE_MODEL_CHANGES = "HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES"
+# Read, never set: what a host's Gradio binds when its launch() names no address, and the port of
+# torch.distributed's store (audio-webui's RVC training opens one on every address): exposure.py.
+ENV_GRADIO_SERVER_NAME = "GRADIO_SERVER_NAME"
+ENV_GRADIO_TREE_PORT = "GRADIO_TREE_PORT"  # TTS-WebUI's proxy tree (7769 unless its launcher sets it)
+ENV_TORCH_MASTER_PORT = "MASTER_PORT"
 
 
 def env(name: str, default: str = "") -> str:

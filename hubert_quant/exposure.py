@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
@@ -78,20 +79,32 @@ def is_loopback(address: str) -> bool:
     return (mapped or ip).is_loopback
 
 
-def reachable_from_others(*, share: bool = False, flags: tuple[str, ...] = ()) -> str | None:
+def reachable_from_others(*, share: bool = False, said: str | None = None,
+                          ignore_ports: Iterable[int] = ()) -> str | None:
     """Why other machines can reach this process (a few words for a message), or None.
 
     share: a share link (a tunnel: no listening socket shows it) is open.
-    flags: what the front end was started with that exposes it where the sockets cannot tell
-        (used only when this system cannot list the process's sockets).
+    said: why the front end's own settings expose it (a flag, an environment variable, a config
+        value): true before it listens too, and where this system cannot list its sockets.
+    ignore_ports: listening ports that serve no page (audio-webui's RVC training opens
+        torch.distributed's store on every address); each is named where it is passed.
     """
     if share:
         return "it has a public share link"
+    if said:
+        return said
     addresses = listening_addresses()
     if addresses is None:
-        return f"it was started with {' '.join(flags)}" if flags else None
-    open_to_others = sorted({(a, p) for a, p in addresses if not is_loopback(a)})
+        return None
+    skipped = set(ignore_ports)
+    open_to_others = sorted({(a, p) for a, p in addresses if not is_loopback(a) and p not in skipped})
     if open_to_others:
         address, port = open_to_others[0]
         return f"it listens on {'[' + address + ']' if ':' in address else address}:{port}"
     return None
+
+
+def model_changes_refusal(reason: str) -> str:
+    """The one line a page shows when a model change is refused because of ``reason``."""
+    return (f"Models cannot be changed from this page: {reason}, so anyone who reaches it could. Whoever runs it "
+            "can change them on that machine (hubert-quant models ...).")

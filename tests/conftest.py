@@ -203,3 +203,21 @@ def clone_best_part_in_the_browser(page, panel, recording, name: str, folder: Pa
     assert saved.is_file()
     assert load_speaker(saved).metadata["end"] == end
     return saved
+
+
+# The labels of every file input of ours in a host's page (the host tests find them in its /config).
+OUR_FILE_INPUTS = {
+    "Recording (5 to 15 s of speech, or a longer one: then pick the best part)", "Recording to mask",
+    "...or record it with the microphone", "Import a speaker .npz (checked before it is added)",
+    "...or upload a .pth", "...or upload a speaker .npz", "...or a recording to clone first",
+}
+
+
+def calls_with_a_server_path(config: dict, value) -> list[tuple[int, list]]:
+    """(fn index, data) for every event of a served page with one of our file inputs, each file input of
+    ours given ``value`` (a server path as the page's Gradio spells a file) and the rest their defaults."""
+    ours = {c["id"] for c in config["components"] if c["type"] in ("audio", "file")
+            and any(label.startswith(str(c["props"].get("label"))[:40]) for label in OUR_FILE_INPUTS)}
+    defaults = {c["id"]: c["props"].get("value") for c in config["components"]}
+    return [(dep.get("id", index), [value if i in ours else defaults.get(i) for i in dep["inputs"]])
+            for index, dep in enumerate(config["dependencies"]) if set(dep["inputs"]) & ours]

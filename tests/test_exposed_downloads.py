@@ -180,25 +180,29 @@ def test_allow_remote_model_changes_keeps_its_meaning(tiny, tmp_path):
 
 @pytest.mark.parametrize("host", ["audio-webui", "tts-webui"])
 def test_an_exposed_host_fetches_nothing_and_a_local_one_does(fake_hub, host, monkeypatch, tmp_path):
-    """Each adapter installs the policy with its own exposure check, asked at each download."""
+    """Each adapter installs the policy with its own exposure check, asked at each download from the
+    sockets this process listens on (here: one opened on every address after the tabs were built)."""
+    import socket
+
     from hubert_quant.hosts import audio_webui, tts_webui
 
-    exposed = {"now": True}
     if host == "audio-webui":
-        monkeypatch.setattr(audio_webui, "host_is_exposed", lambda: exposed["now"])
         monkeypatch.setattr(audio_webui, "HOST_ROOT", tmp_path)
         audio_webui.on_init()
     else:
-        monkeypatch.setattr(tts_webui, "host_is_exposed", lambda root: exposed["now"])
         monkeypatch.chdir(tmp_path)
         import gradio as gr
 
         with gr.Blocks():
             tts_webui.extension__tts_generation_webui()
-    with pytest.raises(ModelNotFoundError, match="reachable from other machines"):
-        models.download("German")
+    assert models.download_refusal() is None  # built while local
+    listening = socket.create_server(("0.0.0.0", 0))
+    try:
+        with pytest.raises(ModelNotFoundError, match="listens on 0.0.0.0"):
+            models.download("German")
+    finally:
+        listening.close()
     assert fake_hub.requests == []
-    exposed["now"] = False
     assert models.download("German").is_file()
 
 

@@ -95,7 +95,7 @@ def test_a_share_link_exposes_without_any_socket():
 def test_where_sockets_cannot_be_listed_the_flags_decide(monkeypatch):
     monkeypatch.setattr(exposure, "listening_addresses", lambda: None)
     assert exposure.reachable_from_others() is None
-    assert "--listen" in exposure.reachable_from_others(flags=("--listen",))
+    assert "--listen" in exposure.reachable_from_others(said="it was started with --listen")
 
 
 @pytest.mark.parametrize("address,loopback", [
@@ -104,3 +104,17 @@ def test_where_sockets_cannot_be_listed_the_flags_decide(monkeypatch):
 ])
 def test_what_counts_as_loopback(address, loopback):
     assert exposure.is_loopback(address) is loopback
+
+
+def test_a_port_that_serves_no_page_is_left_out_and_only_that_port():
+    """audio-webui's RVC training opens torch.distributed's store on 0.0.0.0: named and ignored, nothing else."""
+    store, page = listener(socket.AF_INET, "0.0.0.0"), listener(socket.AF_INET, "0.0.0.0")
+    try:
+        store_port, page_port = store.getsockname()[1], page.getsockname()[1]
+        assert str(page_port) in exposure.reachable_from_others(ignore_ports=[store_port])
+        page.close()
+        assert exposure.reachable_from_others(ignore_ports=[store_port]) is None
+        assert str(store_port) in exposure.reachable_from_others()
+    finally:
+        store.close()
+        page.close()

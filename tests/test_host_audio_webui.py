@@ -18,19 +18,23 @@ audiocraft are stand-ins (tests/host/stubs), since they cannot be installed here
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import recordings
 import soundfile as sf
 from conftest import (
     ROOT,
+    calls_with_a_server_path,
     chromium_page,
     clone_best_part_in_the_browser,
     fake_hub_cache,
@@ -47,6 +51,7 @@ HERE = ROOT / "tests" / "host"
 STUBS = HERE / "stubs"
 STUBBED = sorted(p.name for p in STUBS.iterdir() if p.is_dir())
 DOCS = ROOT / "docs"
+MODEL_BUTTONS = {"Remove download", "Yes, remove it"}  # only our Models tab has these (the host has a "Download")
 OUR_TABS = {"Voice cloning", "Clone", "Speakers", "Voice masking", "Voice cloning models", "hubert-quant"}
 
 
@@ -132,6 +137,7 @@ def test_the_real_main_py_builds_every_tab_with_ours_and_a_microphone(host):
     assert OUR_TABS <= labels and "📜▶🗣 Text to speech" in labels
     sources = [c["props"].get("source") for c in config["components"] if c["type"] == "audio"]
     assert sources.count("microphone") >= 2  # Clone and Voice masking can record
+    assert model_buttons(config) == MODEL_BUTTONS  # on 127.0.0.1 the Models tab changes models
 
 
 def test_a_tab_builder_that_fails_is_shown_in_its_tab_and_the_host_goes_on(host):
@@ -164,9 +170,60 @@ def choose(dropdown, option: str) -> None:
     dropdown.page.locator("ul.options li", has_text=option).first.click()
 
 
+def test_a_server_path_sent_to_each_of_our_file_inputs_over_the_hosts_api_is_refused(host, tmp_path):
+    """gradio 3.49's /run/predict takes {"name": path, "is_file": true} as an upload: ours refuse it first."""
+    import httpx
+
+    secret = tmp_path / "secret.wav"  # real audio, taken it would be cloned or echoed; its own bytes (noise)
+    sf.write(secret, speech_like(3.0, 16_000) + np.random.default_rng().normal(0, 1e-3, 48_000), 16_000)
+    config = httpx.get(host["url"] + "config", timeout=30).json()
+    calls = calls_with_a_server_path(config, {"name": str(secret), "data": None, "is_file": True})
+    assert len(calls) >= 7, calls  # Pick, Clone, Hear it, mask, import, add a .pth, the TTS entry, ...
+    for fn_index, data in calls:
+        answer = httpx.post(host["url"] + "run/predict", json={"fn_index": fn_index, "data": data,
+                                                              "session_hash": "visitor"}, timeout=300).json()
+        assert "not uploaded from this page" in str(answer.get("error")), (fn_index, answer)
+    taken = secret.read_bytes()
+    copies = [p for p in Path(tempfile.gettempdir(), "gradio").rglob("*.wav") if p.is_file() and not p.is_symlink()
+              and p.stat().st_size == len(taken) and p.read_bytes() == taken]
+    assert copies == []  # refused before gradio copied it into its folder
+
+
+def test_generate_with_our_entry_called_outside_the_queue_returns(host, tmp_path):
+    """/run/predict on the host's Text-to-speech Generate (its Progress tracks tqdm and, without the
+    queue, has no event behind it): our entry clones and speaks, and the call returns."""
+    import base64
+
+    import httpx
+
+    wav = tmp_path / "voice.wav"
+    sf.write(wav, speech_like(3.0, 16_000), 16_000)
+    config = httpx.get(host["url"] + "config", timeout=30).json()
+    by_id = {c["id"]: c for c in config["components"]}
+    model = next(c["id"] for c in config["components"] if c["type"] == "dropdown"
+                 and "Bark with cloned voice" in str(c["props"].get("choices")))
+    generate = next(c["id"] for c in config["components"] if c["props"].get("elem_id") == "tts-generate")
+    select = next(i for i, d in enumerate(config["dependencies"]) if [model, "select"] in d["targets"])
+    click = next(i for i, d in enumerate(config["dependencies"]) if [generate, "click"] in d["targets"])
+    post = lambda fn_index, data, **extra: httpx.post(host["url"] + "run/predict", timeout=600, json={  # noqa: E731
+        "fn_index": fn_index, "data": data, "session_hash": "no-queue", **extra}).json()
+    loaded = post(select, ["Bark with cloned voice"], event_data={"index": 0, "value": "Bark with cloned voice"})
+    assert not loaded.get("error"), loaded
+    inputs = config["dependencies"][click]["inputs"]
+    data = [by_id[i]["props"].get("value") for i in inputs]
+    k = next(n for n, i in enumerate(inputs) if by_id[i]["props"].get("label") == "...or a recording to clone first")
+    recording = {"name": "voice.wav", "is_file": False,
+                 "data": "data:audio/wav;base64," + base64.b64encode(wav.read_bytes()).decode()}
+    data[k - 2:k + 3] = ["hello world", None, recording, "No spin", True]
+    answer = post(click, data)  # before: never returned, both cores busy until the host was restarted
+    assert not answer.get("error") and answer["data"][0], answer
+    assert (host["root"] / "data" / "bark_custom_speakers" / "No spin.npz").is_file()
+
+
 def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_it(host, tmp_path):
     """Chromium on the host's page: our Clone and Speakers tabs, then the host's own Bark code."""
     root = host["root"]
+    logged_before = len(host["log"].read_text())  # refused requests of the tests above left tracebacks
     recording = recordings.with_music(tmp_path)  # speech with a music bed under its first half
     with chromium_page(1400, 1100) as page:
         page.goto(host["url"])
@@ -202,7 +259,7 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
             open_tab(page, tab)
             page.wait_for_timeout(500)
             page.screenshot(path=str(tmp_path / f"audio-webui-{tab.split()[-1].lower()}.png"), full_page=True)
-    log = host["log"].read_text()
+    log = host["log"].read_text()[logged_before:]
     assert "Traceback" not in log, log[-4000:]
     # The host's own Bark code: its speaker list, and its generator speaking in that voice. (A second
     # host process cannot run beside the first: its start-up binds a fixed torch.distributed port.)
@@ -215,20 +272,24 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
             shutil.copy(shot, DOCS / shot.name)
 
 
-@pytest.mark.parametrize(("flags", "allowed"), [([], True), (["--listen"], False), (["--share"], False)])
-def test_models_can_be_changed_only_when_audio_webui_is_not_exposed(host, flags, allowed):
+@pytest.mark.parametrize(("flags", "env", "allowed"), [
+    ([], {}, True), (["--listen"], {}, False), (["--share"], {}, False),
+    ([], {"GRADIO_SERVER_NAME": "0.0.0.0"}, False), ([], {"GRADIO_SERVER_NAME": "127.0.0.1"}, True),
+    (["--listen"], {"HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES": "1"}, True)])  # the owner's choice
+def test_models_can_be_changed_only_when_audio_webui_is_not_exposed(host, flags, env, allowed):
     code = f"""
 import sys
 sys.argv = ["main.py", "-sv", *{flags!r}]
 sys.path.insert(0, "extensions/hubert-quant")
 import extension  # noqa: F401 - the entry file: sets sys.path, registers
 from hubert_quant.hosts import audio_webui
-print("manage_models", audio_webui.ui_settings().manage_models)
+settings = audio_webui.ui_settings()
+print("manage_models", settings.manage_models, settings.model_changes_refusal() is None)
 """
-    result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env=host["env"], capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run([str(HOST_PYTHON), "-c", code], cwd=host["root"], env={**host["env"], **env},
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"manage_models {allowed}" in result.stdout
+    assert f"manage_models {allowed} {allowed}" in result.stdout
 
 
 def test_models_copied_by_hand_are_used_from_the_hosts_settings(host, tiny, tmp_path):
@@ -281,30 +342,54 @@ def test_no_saved_value_of_our_settings_stops_the_hosts_settings(host, saved):
     assert result["widgets"]["hubert_quant_keep_preview"] == "Checkbox"
 
 
-def test_the_host_starts_with_infinity_saved_as_our_upload_limit(host):
-    host["stop"]()  # one host process at a time (fixed ports in its start-up code)
-    config = host["root"] / "data" / "config.json"
-    kept = config.read_text() if config.is_file() else None
-    config.write_text('{"hubert_quant_max_upload_mb": Infinity, "hubert_quant_keep_preview": NaN}')
-    log_path = host["tmp"] / "hostile-start.log"
-    port = free_port()
+@contextlib.contextmanager
+def another_start(host, name: str, env: dict | None = None):
+    """A second real start of the fixture's audio-webui (the first one stopped: its start-up binds fixed
+    ports); yields (port, log text) once it serves, and stops it."""
+    host["stop"]()
+    log_path, port = host["tmp"] / f"{name}.log", free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen([str(HOST_PYTHON), "main.py", "-sv", "-si", "--port", str(port), "--theme",
+                                    "default"], cwd=host["root"], env={**host["env"], **(env or {})}, stdout=log,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
     try:
-        with open(log_path, "w") as log:
-            process = subprocess.Popen([str(HOST_PYTHON), "main.py", "-sv", "-si", "--port", str(port), "--theme",
-                                        "default"], cwd=host["root"], env=host["env"], stdout=log,
-                                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         deadline = time.time() + 300
         while "Running on local URL" not in log_path.read_text() and time.time() < deadline:
             assert process.poll() is None, f"audio-webui did not start:\n{log_path.read_text()[-6000:]}"
             time.sleep(1)
-        text = log_path.read_text()
-        assert "Running on local URL" in text and "Traceback" not in text, text[-4000:]
-        assert "hubert_quant_max_upload_mb = inf is not usable" in text  # said once, in the log
+        yield port, log_path.read_text()
     finally:
         if process.poll() is None:
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_the_host_starts_with_infinity_saved_as_our_upload_limit(host):
+    config = host["root"] / "data" / "config.json"
+    kept = config.read_text() if config.is_file() else None
+    config.write_text('{"hubert_quant_max_upload_mb": Infinity, "hubert_quant_keep_preview": NaN}')
+    try:
+        with another_start(host, "hostile-start") as (_, text):
+            assert "Running on local URL" in text and "Traceback" not in text, text[-4000:]
+            assert "hubert_quant_max_upload_mb = inf is not usable" in text  # said once, in the log
+    finally:
         config.write_text(kept) if kept is not None else config.unlink()
+
+
+def model_buttons(config: dict) -> set[str]:
+    return {c["props"].get("value") for c in config["components"] if c["type"] == "button"} & MODEL_BUTTONS
+
+
+def test_served_on_every_address_by_gradio_server_name_our_models_tab_changes_nothing(host):
+    """No --listen: gradio binds GRADIO_SERVER_NAME. A visitor gets the list, no button, and no download."""
+    import httpx
+
+    with another_start(host, "exposed-start", {"GRADIO_SERVER_NAME": "0.0.0.0"}) as (port, text):
+        assert "Traceback" not in text, text[-4000:]
+        config = httpx.get(f"http://127.0.0.1:{port}/config", timeout=30).json()
+    assert model_buttons(config) == set()
+    notes = " ".join(str(c["props"].get("value")) for c in config["components"] if c["type"] == "markdown")
+    assert "models can be listed here but not downloaded, removed or added" in notes
 
 
 def test_our_text_to_speech_entry_refuses_with_the_hosts_kind_of_message(host, tmp_path):

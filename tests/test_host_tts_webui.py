@@ -35,6 +35,7 @@ import recordings
 import soundfile as sf
 from conftest import (
     ROOT,
+    calls_with_a_server_path,
     chromium_page,
     clone_best_part_in_the_browser,
     fake_hub_cache,
@@ -56,6 +57,7 @@ DOCS = ROOT / "docs"
 PINS = {"gradio": "5.49.1", "pydantic": "2.10.6", "torch": "2.11.0", "torchaudio": "2.11.0"}
 OUR_TAB = "Bark Voice Clone (hubert-quant)"
 QUANTIZER_FILE = "quantifier_V1_hubert_base_ls960_23.pth"  # "Large English", as the old extension saved it
+ALLOW = {"HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES": "1"}  # the owner's choice, as the app's flag
 
 
 def readme_entry() -> dict:
@@ -121,26 +123,34 @@ def host(tmp_path_factory, tiny):
     config.setdefault("gradio_interface_options", {}).update(
         server_name="127.0.0.1", server_port=port, inbrowser=False, share=False, quiet=False)
     (root / "config.json").write_text(json.dumps(config, indent=2))
-    log = open(base / "host.log", "w+")  # noqa: SIM115 - kept open while the host runs
+    # Its proxy tree listens on 0.0.0.0 in every start: models are managed here only by the owner's choice.
+    stop = start_server(root, {**env, **ALLOW}, base / "host.log", port, "--no-tree-proxy")
+    yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log", "entry": ours,
+           "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop, "tmp": base}
+    stop()
+
+
+def start_server(root: Path, env: dict, log_path: Path, port: int, *flags: str):
+    """The real ``server.py`` (no React UI, no database), serving gradio on ``port``; returns stop()."""
+    log = open(log_path, "w+")  # noqa: SIM115 - kept open while the host runs
     # A session of its own: the host starts Bark (uv) as a child process, which must stop with it.
-    process = subprocess.Popen([str(HOST_PYTHON), "server.py", "--no-react", "--no-tree-proxy", "--no-database"],
+    process = subprocess.Popen([str(HOST_PYTHON), "server.py", "--no-react", "--no-database", *flags],
                                cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                start_new_session=True)
     deadline = time.time() + 400
-    while "Gradio UI loaded" not in (base / "host.log").read_text() or not _answers(port):
-        assert process.poll() is None, f"TTS-WebUI stopped while starting:\n{(base / 'host.log').read_text()[-6000:]}"
-        assert time.time() < deadline, f"TTS-WebUI did not start:\n{(base / 'host.log').read_text()[-6000:]}"
+    while "Gradio UI loaded" not in log_path.read_text() or not _answers(port):
+        assert process.poll() is None, f"TTS-WebUI stopped while starting:\n{log_path.read_text()[-6000:]}"
+        assert time.time() < deadline, f"TTS-WebUI did not start:\n{log_path.read_text()[-6000:]}"
         time.sleep(1)
 
     def stop():
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=30)
+        log.close()
 
-    yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log", "entry": ours,
-           "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop}
-    stop()
-    log.close()
+    return stop
 
 
 def _answers(port: int) -> bool:
@@ -178,6 +188,25 @@ def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
 def open_tab(page, name: str) -> None:
     """Click a Gradio 5 tab by its exact name (first visible one)."""
     page.get_by_role("tab", name=name, exact=True).filter(visible=True).first.click()
+
+
+def test_a_server_path_sent_to_each_of_our_file_inputs_over_the_hosts_api_is_refused(host, tmp_path):
+    """gradio 5.49.1 accepts only its upload folder for inputs: each event of ours, called with a server path
+    through the host's /gradio_api queue, is refused by it (its log says why) and never reaches our code."""
+    import httpx
+    from test_uploads_guard import post_and_wait
+
+    secret = tmp_path / "secret.wav"
+    sf.write(secret, speech_like(3.0, 16_000), 16_000)
+    config = httpx.get(host["url"] + "config", timeout=30).json()
+    calls = calls_with_a_server_path(config, {"path": str(secret), "meta": {"_type": "gradio.FileData"}})
+    assert len(calls) >= 6, calls
+    refused_before = host["log"].read_text().count("it was not uploaded by a user")
+    for fn_index, data in calls:
+        answer = post_and_wait(httpx, host["url"], fn_index, data)
+        assert answer["msg"] == "process_completed" and not answer["success"], answer
+    assert host["log"].read_text().count("it was not uploaded by a user") - refused_before == len(calls)
+    assert not list((host["root"] / "voices").glob("*secret*"))
 
 
 def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates(host, tmp_path):
@@ -244,17 +273,33 @@ print(library.save(s.speakers_dir, "Grandpa", clone_voice("grandpa.wav", device=
     assert bark["samples"] > 0 and bark["rms"] > 1e-4
 
 
-@pytest.mark.parametrize(("options", "argv", "allowed"), [
-    ({"server_name": "127.0.0.1"}, [], True), ({"server_name": "0.0.0.0"}, [], False),
-    ({"server_name": "127.0.0.1", "share": True}, [], False), ({"server_name": "127.0.0.1"}, ["--share"], False)])
-def test_models_can_be_changed_only_when_tts_webui_is_not_exposed(tmp_path, monkeypatch, options, argv, allowed):
+LOADER = "other-launcher.py"  # the host's code loaded by something else than server.py (no proxy tree)
+
+
+@pytest.mark.parametrize(("launcher", "options", "argv", "env", "allowed"), [
+    # server.py always starts its proxy tree on 0.0.0.0; --no-tree-proxy only keeps gradio on its port.
+    ("server.py", {"server_name": "127.0.0.1"}, ["--no-tree-proxy"], {}, False),
+    ("server.py", {"server_name": "127.0.0.1"}, [], {}, False),
+    ("server.py", {"server_name": "127.0.0.1"}, [], ALLOW, True),
+    ("server.py", {"server_name": "0.0.0.0", "share": True}, ["--share"], ALLOW, True),
+    (LOADER, {"server_name": "127.0.0.1"}, [], {}, True), (LOADER, {"server_name": "0.0.0.0"}, [], {}, False),
+    (LOADER, {"server_name": "127.0.0.1", "share": True}, [], {}, False),
+    (LOADER, {"server_name": "127.0.0.1"}, ["--share"], {}, False),
+    (LOADER, {"server_name": "127.0.0.1"}, ["--docker"], {}, False),
+    (LOADER, {"server_name": None}, [], {"GRADIO_SERVER_NAME": "0.0.0.0"}, False),
+    (LOADER, {"server_name": None}, [], {"GRADIO_SERVER_NAME": "127.0.0.1"}, True)])
+def test_models_can_be_changed_only_when_tts_webui_is_not_exposed(tmp_path, monkeypatch, launcher, options, argv,
+                                                                   env, allowed):
     from hubert_quant.hosts import tts_webui as main
 
     (tmp_path / "config.json").write_text(json.dumps({"gradio_interface_options": options}))
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("sys.argv", ["server.py", *argv])
+    monkeypatch.setattr("sys.argv", [launcher, *argv])
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
     settings = main.ui_settings()
     assert settings.manage_models is allowed
+    assert (settings.model_changes_refusal() is None) is allowed  # asked again at each event
     assert settings.speakers_dir == tmp_path / "voices" and settings.speaker_style == "tts-webui"
 
 
@@ -292,3 +337,45 @@ def test_the_hosts_own_voice_reads_speaks_and_masks_with_our_code(tiny, tmp_path
     assert masked.returncode == 0, masked.stderr[-3000:]
     assert sf.info(tmp_path / "said.wav").frames > 0
     assert abs(sf.info(tmp_path / "m.wav").duration - 3.0) < 0.15
+
+
+MODEL_BUTTONS = {"Remove download", "Yes, remove it"}  # only our Models tab has these (the host has a "Download")
+
+
+def model_buttons(url: str) -> set[str]:
+    import httpx
+
+    config = httpx.get(url + "config", timeout=30).json()
+    return {c["props"].get("value") for c in config["components"] if c["type"] == "button"} & MODEL_BUTTONS
+
+
+def reachable_note(url: str) -> str:
+    import httpx
+
+    config = httpx.get(url + "config", timeout=30).json()
+    return " ".join(str(c["props"].get("value")) for c in config["components"] if c["type"] == "markdown"
+                    and "reachable from other machines" in str(c["props"].get("value")))
+
+
+def test_with_the_owners_choice_our_models_tab_changes_models(host):
+    assert model_buttons(host["url"]) == MODEL_BUTTONS, reachable_note(host["url"])
+
+
+def test_started_the_way_its_launcher_does_our_models_tab_changes_nothing(host):
+    """TTS-WebUI's default start: gradio on 127.0.0.1:7767 behind its proxy tree, which listens on
+    0.0.0.0 at the configured port. Visitors through the proxy must not change models. (Before: Remove
+    download and Add were there; the adapter read only config.json and --share/--docker.)"""
+    import httpx
+
+    host["stop"]()
+    proxy = json.loads((host["root"] / "config.json").read_text())["gradio_interface_options"]["server_port"]
+    stop = start_server(host["root"], host["env"], host["tmp"] / "proxied.log", 7767)  # server.py's fixed port
+    try:
+        assert model_buttons("http://127.0.0.1:7767/") == set()
+        assert "proxy listens on every address" in reachable_note("http://127.0.0.1:7767/")
+        through_proxy = httpx.get(f"http://127.0.0.1:{proxy}/config", timeout=30, follow_redirects=True)
+        components = through_proxy.json()["components"]  # the same page, reached through the proxy's 0.0.0.0
+        assert OUR_TAB in {c["props"].get("label") for c in components}
+        assert not {c["props"].get("value") for c in components if c["type"] == "button"} & MODEL_BUTTONS
+    finally:
+        stop()

@@ -156,6 +156,26 @@ def test_the_clone_status_names_no_server_folder(settings, tiny_models, voice_wa
     assert json.dumps(status)  # a plain string
 
 
+def test_the_loser_of_a_clone_race_and_a_preview_of_no_speaker_get_a_line_without_paths_or_flags(
+        settings, tiny_models, voice_wav, monkeypatch):
+    """What TTS-WebUI showed before: ``<server path> already exists; pass --force (overwrite=True)``."""
+    settings = ui.Settings(speakers_dir=settings.speakers_dir, device="cpu", quantizer=tiny_models["quantizer"],
+                           hubert=tiny_models["hubert"], codec=tiny_models["codec"], speaker_style="tts-webui")
+    quiet = dict(settings=settings, progress=lambda *a, **k: None)
+    ui.do_clone(str(voice_wav), 0, 0, "Large English", "Bob", True, **quiet)
+    monkeypatch.setattr(library, "taken", lambda folder, name: False)  # the other clone passed the check first
+    said = []
+    for attempt in (lambda: ui.do_clone(str(voice_wav), 0, 0, "Large English", "Bob", True, **quiet),
+                    lambda: ui.do_preview("Nobody", "hello", **quiet)):
+        with pytest.raises(gr.Error) as refused:
+            attempt()
+        said.append(str(refused.value))
+    assert "already exists; pick another name" in said[0] and "no speaker called 'Nobody'" in said[1]
+    for line in said:
+        assert str(settings.speakers_dir) not in line and "/" not in line and "--force" not in line
+        assert "overwrite=True" not in line
+
+
 # ---- 5. remote users change what is not theirs -----------------------------------------------------------
 
 
@@ -169,6 +189,57 @@ def test_an_exposed_app_lists_models_but_cannot_download_remove_or_add_them(tmp_
     assert rows and not any(str(tmp_path) in str(cell) or str(cell).startswith("/") for row in rows for cell in row)
 
 
+def models_tab_events(settings) -> dict:
+    from conftest import events
+
+    with gr.Blocks() as blocks:
+        ui.models_tab(settings)
+    return {fn.__name__: fn for fn, _, _ in events(blocks) if fn.__name__.startswith("do_")}
+
+
+def test_a_model_bark_shares_is_removed_only_once_confirmed(tmp_path, monkeypatch):
+    from hubert_quant.models import paths
+
+    monkeypatch.setattr(paths, "bark_dir", lambda: tmp_path / "bark")
+    checkpoint = tmp_path / "bark" / "text_2.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"weights")
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", bark_users="audio-webui's own Bark generator")
+    do = models_tab_events(settings)
+    _, asked, confirm = do["do_remove"]("Bark text")
+    assert "audio-webui's own Bark generator" in asked and "Remove it anyway?" in asked
+    assert confirm["visible"] is True and checkpoint.is_file()  # nothing removed on the first click
+    _, said, confirm = do["do_confirm_remove"]("Bark text")
+    assert "Deleted 1 file" in said and confirm["visible"] is False and not checkpoint.exists()
+
+
+def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkeypatch):
+    """The page was built while local; then the process listens on every address (a host started so, or
+    its proxy): each change is refused there and then, and nothing is touched."""
+    import socket
+
+    from hubert_quant.models import paths
+
+    monkeypatch.setattr(paths, "bark_dir", lambda: tmp_path / "bark")
+    (tmp_path / "bark").mkdir()
+    (tmp_path / "bark" / "text_2.pt").write_bytes(b"weights")
+    do = models_tab_events(ui.Settings(speakers_dir=tmp_path / "speakers"))
+    calls = {"do_download": ("German",), "do_remove": ("Bark text",), "do_confirm_remove": ("Bark text",),
+             "do_add": ("Mine", "someone/quantizer", "q.pth", None, "de")}
+    assert set(calls) == set(do)  # every event of the tab
+    listening = socket.create_server(("0.0.0.0", 0))
+    try:
+        for name, args in calls.items():
+            with pytest.raises(gr.Error, match="Models cannot be changed from this page: it listens on 0.0.0.0"):
+                do[name](*args)
+    finally:
+        listening.close()
+    assert (tmp_path / "bark" / "text_2.pt").is_file()
+    from hubert_quant.models import catalogue
+
+    assert "Mine" not in {e.name for e in catalogue.entries()}
+
+
 def test_the_cli_turns_model_changes_off_for_listen_and_share(monkeypatch, tmp_path):
     from hubert_quant import cli
 
@@ -179,6 +250,7 @@ def test_the_cli_turns_model_changes_off_for_listen_and_share(monkeypatch, tmp_p
         seen.clear()
         cli.main(["ui", "--speakers-dir", str(tmp_path), *flags])
         assert seen["settings"].manage_models is allowed, flags
+        assert (seen["settings"].model_changes_refusal() is None) is allowed, flags  # what each event asks
 
 
 def with_info(source, dest, text: str):

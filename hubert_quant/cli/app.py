@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import re
 import sys
 from pathlib import Path
 
 from ..constants import CONSENT
+from ..exposure import reachable_from_others
 from .clone import add_audio_limits, audio_limits
 from .common import options
 
@@ -39,10 +41,15 @@ def run_ui(args: argparse.Namespace) -> int:
         print("warning: the app will be reachable from other machines; anyone who can reach it can clone "
               "voices and read the speakers folder", file=sys.stderr)
     exposed = args.listen or args.share
+    if args.allow_remote_model_changes:  # the owner's choice: visitors may change models however it listens
+        exposure = lambda: None  # noqa: E731
+    else:
+        exposure = functools.partial(reachable_from_others, share=args.share,
+                                     said="it was started with --listen" if args.listen else None)
     local = {kind: _local_model(kind, getattr(args, kind)) for kind in ("quantizer", "hubert", "codec")}
     settings = ui.Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device,
                            max_upload_mb=args.max_upload_mb, debug=args.debug,
-                           manage_models=not exposed or args.allow_remote_model_changes, **local,
+                           manage_models=not exposed or args.allow_remote_model_changes, exposure=exposure, **local,
                            audio_limits=audio_limits(args, ui.common.APP_LIMIT))
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
     ui.launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)

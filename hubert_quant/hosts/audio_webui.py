@@ -106,17 +106,51 @@ def ui_settings():
         keep_preview=bool(setting("hubert_quant_keep_preview")),
         max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
         outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
-        manage_models=not host_is_exposed(),
+        manage_models=not host_is_exposed(), exposure=exposure, bark_users="audio-webui's own Bark generator",
     )
 
 
-def host_is_exposed() -> bool:
-    """Whether audio-webui was started with --listen or --share (then visitors must not change models)."""
+def exposure() -> str | None:
+    """Why other machines can reach this audio-webui (a few words), or None: its flags and
+    ``GRADIO_SERVER_NAME`` (true before it listens), then the sockets it really listens on."""
+    from ..constants import ENV_GRADIO_SERVER_NAME, env
+    from ..exposure import is_loopback, reachable_from_others
+    from .common import owner_allows_remote_changes
+
+    if owner_allows_remote_changes():
+        return None
     try:
         from webui.args import args
-    except Exception:  # noqa: BLE001 - outside the host
-        return False
-    return bool(getattr(args, "listen", False) or getattr(args, "share", False))
+    except Exception:  # noqa: BLE001 - outside the host: only the sockets tell
+        args = None
+    said = None
+    if getattr(args, "listen", False):
+        said = "audio-webui was started with --listen"
+    elif (name := env(ENV_GRADIO_SERVER_NAME).strip()) and not is_loopback(name):
+        said = f"audio-webui serves on GRADIO_SERVER_NAME={name}"  # gradio binds it when --listen is absent
+    return reachable_from_others(share=bool(getattr(args, "share", False)), said=said,
+                                 ignore_ports=_training_store_ports())
+
+
+def _training_store_ports() -> set[int]:
+    """The host's RVC training tab opens torch.distributed's store (gloo, MASTER_PORT) on every address
+    when it is imported: it serves no page, so it is not what makes our tabs reachable."""
+    import sys
+
+    from ..constants import ENV_TORCH_MASTER_PORT, env
+
+    dist = sys.modules.get("torch.distributed")
+    try:
+        if dist is not None and dist.is_available() and dist.is_initialized():
+            return {int(env(ENV_TORCH_MASTER_PORT, "0"))}
+    except (ValueError, RuntimeError):
+        pass
+    return set()
+
+
+def host_is_exposed() -> bool:
+    """Whether other machines can reach audio-webui now (then visitors must not change models)."""
+    return exposure() is not None
 
 
 def on_init():
@@ -124,7 +158,7 @@ def on_init():
 
     models.add_host_dir(models_folder(HOST_ROOT))  # the host's own quantizer downloads
     # Asked at each download: an exposed host fetches nothing because a visitor asked.
-    models.set_download_policy(lambda: "audio-webui is reachable from other machines" if host_is_exposed() else None)
+    models.set_download_policy(exposure)
 
 
 def on_settings():
@@ -178,6 +212,7 @@ def on_tts_list():
 
             from .. import library
             from ..constants import CONSENT
+            from ..ui.gradio_compat import uploads_only
 
             try:
                 names = [s.name for s in library.list_speakers(ui_settings().speakers_dir) if not s.problem]
@@ -187,7 +222,7 @@ def on_tts_list():
             return [
                 gr.Textbox(label="Text", **quick_kwargs),
                 gr.Dropdown(names, label="Saved speaker", allow_custom_value=True, **quick_kwargs),
-                gr.Audio(type="filepath", label="...or a recording to clone first", **quick_kwargs),
+                uploads_only(gr.Audio(type="filepath", label="...or a recording to clone first", **quick_kwargs)),
                 gr.Textbox(label="Name for the new speaker", **quick_kwargs),
                 gr.Checkbox(label=f"The speaker agreed to be cloned. {CONSENT}", **quick_kwargs),
             ]

@@ -22,3 +22,11 @@ def guarded(what: str, build: Callable[[], None], host: str = "the host") -> Non
         print(f"hubert-quant: could not build the {what} tab: {e}", file=sys.stderr)
         gr.Markdown(f"**hubert-quant could not build this tab:** {type(e).__name__}: {e}\n\n"
                     f"The rest of {host} works; the terminal shows the details.")
+
+
+def owner_allows_remote_changes() -> bool:
+    """Whether whoever runs the host set HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES=1 (then every visitor
+    may change models, as with the app's --allow-remote-model-changes)."""
+    from ..constants import ENV_ALLOW_REMOTE_MODEL_CHANGES, env
+
+    return env(ENV_ALLOW_REMOTE_MODEL_CHANGES) == "1"

