@@ -55,7 +55,7 @@ def env(name: str, default: str = "") -> str:
 
 def env_paths(name: str) -> list[Path]:
     """An ``os.pathsep``-separated list of folders from environment variable ``name``."""
-    return [Path(p).expanduser() for p in env(name).split(os.pathsep) if p]
+    return [Path(os.path.expanduser(p)) for p in env(name).split(os.pathsep) if p]
 
 
 def user_cache_dir() -> Path:
@@ -66,7 +66,7 @@ def user_cache_dir() -> Path:
 def user_config_dir() -> Path:
     """``$HUBERT_QUANT_HOME``, else ``$XDG_CONFIG_HOME/hubert-quant`` (``~/.config/hubert-quant``)."""
     if home := env(ENV_HOME):
-        return Path(home).expanduser()
+        return Path(os.path.expanduser(home))
     return Path(env("XDG_CONFIG_HOME") or Path.home() / ".config") / "hubert-quant"
 
 

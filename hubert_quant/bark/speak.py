@@ -32,7 +32,7 @@ def resolve_speaker(speaker: str | os.PathLike | SpeakerPrompt | Mapping | None)
     if isinstance(speaker, Mapping):
         validate(speaker, source="speaker prompt")
         return SpeakerPrompt(np.asarray(speaker["semantic_prompt"]), np.asarray(speaker["fine_prompt"]))
-    path = Path(speaker).expanduser()
+    path = Path(os.path.expanduser(speaker))
     if path.suffix.lower() == ".npz" or path.is_file():
         return load_speaker(path)
     preset = bark_preset(str(speaker))

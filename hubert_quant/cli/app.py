@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
 import re
 import sys
 from pathlib import Path
@@ -49,7 +50,8 @@ def run_ui(args: argparse.Namespace) -> int:
     local = {kind: _local_model(kind, getattr(args, kind)) for kind in ("quantizer", "hubert", "codec")}
     settings = ui.Settings(speakers_dir=args.speakers_dir.resolve(), device=args.device,
                            max_upload_mb=args.max_upload_mb, debug=args.debug,
-                           manage_models=not exposed or args.allow_remote_model_changes, exposure=exposure, **local,
+                           manage_models=not exposed or args.allow_remote_model_changes, exposure=exposure,
+                           trust_requests=args.allow_remote_model_changes, **local,
                            audio_limits=audio_limits(args, ui.common.APP_LIMIT))
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
     ui.launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
@@ -61,7 +63,7 @@ def _local_model(kind: str, value: str | None) -> str | None:
     HuBERT), a HuBERT Hub id, or a quantizer's catalogue name."""
     if value is None:
         return None
-    path = Path(value).expanduser()
+    path = Path(os.path.expanduser(value))
     if path.exists():
         return str(path.resolve())
     if kind == "hubert" and re.fullmatch(r"[\w.-]+/[\w.-]+", value) and not value.startswith("."):

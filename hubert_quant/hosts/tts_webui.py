@@ -33,14 +33,29 @@ __all__ = ["EXTENSION", "extension__tts_generation_webui", "ui_settings"]
 
 
 
+DISTRIBUTION = "tts_webui_extension.hubert_quant"  # what TTS-WebUI versions, updates and uninstalls
+
+
 def installed_from() -> str:
-    """The URL pip installed hubert-quant from (PEP 610's direct_url.json), or "" if unknown."""
-    try:
-        direct = json.loads(metadata.distribution("hubert-quant").read_text("direct_url.json") or "{}")
-    except Exception:  # noqa: BLE001 - not installed by pip from a URL: nothing to show
-        return ""
-    url = str(direct.get("url", ""))
-    return f"git+{url}" if "vcs_info" in direct else url
+    """The requirement pip installed us from (PEP 610's direct_url.json, with its subdirectory), or ""."""
+    for name in (DISTRIBUTION, "hubert-quant"):
+        try:
+            direct = json.loads(metadata.distribution(name).read_text("direct_url.json") or "{}")
+        except Exception:  # noqa: BLE001 - not installed by pip from a URL: nothing to show
+            continue
+        url = str(direct.get("url", ""))
+        if "vcs_info" in direct:
+            revision = direct["vcs_info"].get("requested_revision")
+            url = f"git+{url}" + (f"@{revision}" if revision else "")
+        subdirectory = direct.get("subdirectory")
+        return url + (f"#subdirectory={subdirectory}" if subdirectory and url else "")
+    return ""
+
+
+def website(requirement: str) -> str:
+    """The repository's address in a pip requirement (no ``git+``, ``@revision`` or ``#subdirectory``)."""
+    address = requirement.removeprefix("git+").split("#")[0]
+    return address.rsplit("@", 1)[0] if "@" in address.rsplit("/", 1)[-1] else address
 
 
 REPOSITORY = installed_from()
@@ -49,7 +64,7 @@ REPOSITORY = installed_from()
 EXTENSION = {
     "package_name": "tts_webui_extension.hubert_quant",
     "name": "Bark Voice Clone (hubert-quant)",
-    "requirements": REPOSITORY,  # what the host's Update button reinstalls
+    "requirements": REPOSITORY,  # what the host's Install and Update buttons pip-install
     "description": "Clone voices for Bark from a recording (any language with a quantizer), manage the "
                    "speakers in voices/, mask voices, and manage the models. Clone only voices whose owners "
                    "agreed to it.",
@@ -59,7 +74,7 @@ EXTENSION = {
     "extension_author": "hubert-quant contributors",
     "license": "MIT",
     "website": "https://github.com/gitmylo/bark-voice-cloning-HuBERT-quantizer",
-    "extension_website": REPOSITORY.removeprefix("git+"),
+    "extension_website": website(REPOSITORY),
     "extension_platform_version": "0.0.1",
 }
 
@@ -118,10 +133,12 @@ def bark_here() -> bool:
 def ui_settings(root: Path | None = None):
     """hubert_quant.ui.Settings for the host's folders."""
     from ..ui import Settings
+    from .common import owner_allows_remote_changes
 
     root = root or host_root()
     return Settings(speakers_dir=root / "voices", speaker_style="tts-webui", manage_models=not host_is_exposed(root),
-                    exposure=functools.partial(exposure, root), bark_users="TTS-WebUI's Bark tab")
+                    exposure=functools.partial(exposure, root), bark_users="TTS-WebUI's Bark tab",
+                    trust_requests=owner_allows_remote_changes(), host="TTS-WebUI")
 
 
 def extension__tts_generation_webui() -> dict:

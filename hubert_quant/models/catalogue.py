@@ -141,7 +141,7 @@ def add_quantizer(
     if version is not None:
         row["quant_version"] = version
     if path is not None:
-        local = Path(path).expanduser().resolve()
+        local = Path(os.path.expanduser(path)).resolve()
         if not local.is_file():
             raise CatalogueError(f"{local}: no such file")
         _check_quantizer_file(local)

@@ -199,7 +199,7 @@ def _import_command(entry: ModelEntry) -> str:
 
 def resolve_quantizer(source: str | os.PathLike | None = None, *, progress: hub.Progress | None = None) -> Path:
     """Path of the quantizer checkpoint named by ``source`` (default: Large English)."""
-    path = Path(source or DEFAULT_QUANTIZER).expanduser()
+    path = Path(os.path.expanduser(source or DEFAULT_QUANTIZER))
     if path.is_file():
         return path
     return ensure(find(str(source or DEFAULT_QUANTIZER), "quantizer"), progress=progress)
@@ -207,7 +207,7 @@ def resolve_quantizer(source: str | os.PathLike | None = None, *, progress: hub.
 
 def resolve_hubert(source: str | os.PathLike | None = None, *, progress: hub.Progress | None = None) -> Path:
     """HuBERT folder (``config.json`` + weights) for a folder, catalogue name or Hub id."""
-    path = Path(source or DEFAULT_HUBERT).expanduser()
+    path = Path(os.path.expanduser(source or DEFAULT_HUBERT))
     if path.is_dir():
         return path
     name = str(source or DEFAULT_HUBERT)

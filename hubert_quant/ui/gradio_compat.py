@@ -30,7 +30,7 @@ LEGACY = GRADIO_MAJOR < 4  # audio-webui's gradio 3.49
 def recording(label: str) -> gr.Audio:
     """An audio input, uploaded or recorded; its value is a file path."""
     if not LEGACY:
-        return gr.Audio(sources=["upload", "microphone"], type="filepath", label=label)
+        return uploads_only(gr.Audio(sources=["upload", "microphone"], type="filepath", label=label))
     audio = uploads_only(gr.Audio(source="upload", type="filepath", label=label))
     mic = uploads_only(gr.Audio(source="microphone", type="filepath", label="...or record it with the microphone"))
     mic.change(lambda path: path, mic, audio)
@@ -51,10 +51,12 @@ def uploads_only(component):
 
     The one guard every file input of ours goes through. A request names its file values itself; 3.x
     copies whatever server path (or fetches whatever URL) a value names, before any code of ours runs,
-    so the value is checked first and refused in one line. 4+ accepts only its upload folder already.
+    so the value is checked first and refused in one line. 4+ refuses server paths outside its upload
+    folder, but fetches a URL into its cache (any public address, any size) before preprocess: the
+    component's own fetch is refused instead.
     """
     if not LEGACY:
-        return component
+        return _no_urls(component)
     read, folder = component.preprocess, component.DEFAULT_TEMP_DIR
 
     def preprocess(value):
@@ -65,6 +67,27 @@ def uploads_only(component):
 
     component.preprocess = preprocess
     return component
+
+
+def _no_urls(component):
+    """4+: the component's move into its cache refuses a URL (Gradio would download it)."""
+    fetch, fetch_now = component.async_move_resource_to_block_cache, component.move_resource_to_block_cache
+
+    async def move(url_or_file_path, *args, **kwargs):
+        _refuse_url(url_or_file_path)
+        return await fetch(url_or_file_path, *args, **kwargs)
+
+    def move_now(url_or_file_path, *args, **kwargs):
+        _refuse_url(url_or_file_path)
+        return fetch_now(url_or_file_path, *args, **kwargs)
+
+    component.async_move_resource_to_block_cache, component.move_resource_to_block_cache = move, move_now
+    return component
+
+
+def _refuse_url(value) -> None:
+    if "://" in str(value) or str(value).startswith("data:"):
+        raise error(NOT_UPLOADED)
 
 
 def _inside(name, folder: str) -> bool:

@@ -28,9 +28,10 @@ def models_tab(settings: Settings) -> None:
             p.split(": ", 1)[-1] for p in problems))
     if not settings.manage_models:
         reason = settings.exposure() or "it was started to be"
+        how = (f"Whoever runs {settings.host} can change them on that machine." if settings.host else
+               "On the server, use `hubert-quant models`, or start the app with `--allow-remote-model-changes`.")
         gr.Markdown(f"The app is reachable from other machines ({reason}), so models can be listed here but not "
-                    "downloaded, removed or added. On the server, use `hubert-quant models`, or start the app with "
-                    "`--allow-remote-model-changes`.")
+                    f"downloaded, removed or added. {how}")
         return
     with gr.Row():
         chosen = gr.Dropdown([e.name for e in catalogue.entries()], value=catalogue.DEFAULT_QUANTIZER, label="Model")
@@ -48,32 +49,37 @@ def models_tab(settings: Settings) -> None:
         add = gr.Button("Add")
     gr.Markdown("\n".join(f"- {label}: `{path}`" for label, path in models.locations().items()))
 
-    def refuse_if_exposed():
-        # Asked at each event, not only when the page was built: the host may listen elsewhere since.
-        if refusal := settings.model_changes_refusal():
+    asked = gr.State(None)  # the model this session was asked to confirm removing (kept on the server)
+
+    def refuse_if_exposed(request):
+        # Asked at each event, not only when the page was built: the host may listen elsewhere since, and
+        # this request may come through a forwarder or from another site (exposure.request_from_elsewhere).
+        if refusal := settings.model_changes_refusal(request):
             raise compat.error(refusal)
 
     @readable
-    def do_download(model, progress=PROGRESS):
-        refuse_if_exposed()
+    def do_download(model, request: gr.Request = None, progress=PROGRESS):
+        refuse_if_exposed(request)
         if not model:
             raise compat.error("Pick a model first.")
         path = models.download(model, progress=downloads(progress))
         return compat.frame(model_rows(), MODEL_COLUMNS), f"{model}: `{path}`"
 
     @readable
-    def do_remove(model):
-        refuse_if_exposed()
+    def do_remove(model, request: gr.Request = None):
+        refuse_if_exposed(request)
         if model and models.used_by_bark(model) and models.is_downloaded(model):
             return (gr.update(), f"**{model}** is also what {settings.bark_users} loads: removing it means that "
                     "Bark downloads it again (about the same size) the next time it speaks. Remove it anyway?",
-                    gr.update(visible=True))
-        return (*removed(model), gr.update(visible=False))
+                    gr.update(visible=True), model)
+        return (*removed(model), gr.update(visible=False), None)
 
     @readable
-    def do_confirm_remove(model):
-        refuse_if_exposed()
-        return (*removed(model), gr.update(visible=False))
+    def do_confirm_remove(model, asked_about, request: gr.Request = None):
+        refuse_if_exposed(request)
+        if not model or model != asked_about:  # a call made without the question (straight to the API)
+            raise compat.error("Press Remove download first: it says what else uses the model.")
+        return (*removed(model), gr.update(visible=False), None)
 
     def removed(model):
         files = models.remove(model) if model else []
@@ -81,8 +87,8 @@ def models_tab(settings: Settings) -> None:
         return compat.frame(model_rows(), MODEL_COLUMNS), note
 
     @readable
-    def do_add(model_name, repo_id, filename, uploaded, code):
-        refuse_if_exposed()
+    def do_add(model_name, repo_id, filename, uploaded, code, request: gr.Request = None):
+        refuse_if_exposed(request)
         uploaded = compat.path_of(uploaded)
         if uploaded:
             settings.check_upload(uploaded)
@@ -91,7 +97,8 @@ def models_tab(settings: Settings) -> None:
                 gr.update(choices=[e.name for e in catalogue.entries()]))
 
     compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1)
-    remove.click(do_remove, chosen, [table, message, confirm])
-    confirm.click(do_confirm_remove, chosen, [table, message, confirm])
-    chosen.change(lambda: gr.update(visible=False), None, confirm)  # a confirmation is for the model it named
+    remove.click(do_remove, chosen, [table, message, confirm, asked])
+    confirm.click(do_confirm_remove, [chosen, asked], [table, message, confirm, asked])
+    # A question is about one model: choosing another withdraws it, its words too.
+    chosen.change(lambda: (gr.update(visible=False), None, ""), None, [confirm, asked, message])
     add.click(do_add, [name, repo, file, upload, language], [table, message, chosen])

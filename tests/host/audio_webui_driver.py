@@ -6,6 +6,7 @@
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py clone RECORDING NAME
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py settings VALUES
     cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py tts_errors RECORDING
+    cd HOST_ROOT && HOST_PYTHON audio_webui_driver.py orders SPEAKER offload|no-offload half|full STEP...
 
 install: the Settings > Extensions > "Install from url" handler (its ``git clone``).
 installer: what the host's installer does for extensions at a start (``em.init_extensions()``,
@@ -17,6 +18,7 @@ settings: data/config.json written with VALUES (JSON, may hold Infinity/NaN), th
 ``load_config()`` as a start runs it, the value it keeps for each, and the settings our extension makes from them.
 clone: the extensions activated as ``main.py`` does, the host's settings read from ``data/config.json``, then
 our Clone tab's own handler with the settings our extension makes from them.
+orders: our Text-to-speech entry and the host's own Bark generator, one after the other in one process.
 Each prints one JSON line.
 """
 
@@ -124,8 +126,8 @@ def tts_errors(recording):
     from hubert_quant.hosts import audio_webui
 
     entry, seen = audio_webui.on_tts_list(), []
-    for args in (("Hello.", "", recording, "new one", False), ("Hello.", "", None, "", False),
-                 ("Hello.", "nobody-by-this-name", None, "", False)):
+    for args in (("Hello.", "", "🔃", recording, "new one", False), ("Hello.", "", "🔃", None, "", False),
+                 ("Hello.", "nobody-by-this-name", "🔃", None, "", False)):
         try:
             entry.get_response(*args, progress=None)
             seen.append({"type": None})
@@ -134,7 +136,53 @@ def tts_errors(recording):
     return {"seen": seen}
 
 
+def orders(speaker, offload, half, *steps):
+    """One host process, as a user goes back and forth in its Text-to-speech tab: each step ("ours" or
+    "host") selects that entry (the tab unloads the other's models first, as its model dropdown does) and
+    generates with ``speaker``; the host's Bark settings Cpu offload and half precision as given."""
+    import traceback
+
+    import webui.extensionlib.callbacks as cb
+    import webui.extensionlib.extensionmanager as em
+
+    em.init_extensions()
+    for state in em.states.values():
+        state.activate()
+    cb.get_manager("webui.init")()  # our on_init: Bark on the host's terms
+    from webui.modules.implementations.ttsmodels import BarkTTS
+    from webui.ui.tabs import settings
+
+    settings.load_config()
+    settings.config["bark_use_cpu"]["value"] = True
+    settings.config["bark_offload_cpu"]["value"] = offload == "offload"
+    settings.config["bark_half"]["value"] = half == "half"
+    sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
+    from hubert_quant.hosts import audio_webui
+
+    quiet = lambda *a, **k: None  # noqa: E731 - stands in for the tab's gradio.Progress
+    host, ours, selected, results = BarkTTS(), audio_webui.on_tts_list(), None, []
+    host_inputs = ["hello world", "", None, "Text", "File", 0.7, 0.7, speaker, "", None, None, False, None, 0.2,
+                   "Large English", "Large English", None, "Manual"]
+    for step in steps:
+        entry = ours if step == "ours" else host
+        try:
+            if selected is not entry:
+                if selected is not None:
+                    selected.unload_model()
+                entry.load_model(progress=quiet)
+                selected = entry
+            if entry is ours:
+                (rate, audio), _ = ours.get_response("hello world", speaker, "🔃", None, "", False, progress=quiet)
+            else:
+                (rate, audio), _ = host.get_response(*host_inputs, progress=quiet)
+            results.append({"step": step, "ok": True, "samples": int(len(audio))})
+        except Exception as e:  # noqa: BLE001 - what the user would see is the point
+            results.append({"step": step, "ok": False, "error": f"{type(e).__name__}: {e}",
+                            "where": traceback.format_exc()[-1500:]})
+    return {"results": results}
+
+
 if __name__ == "__main__":
     actions = {"install": install, "installer": installer, "bark": bark, "clone": clone, "settings": settings_from,
-               "tts_errors": tts_errors}
+               "tts_errors": tts_errors, "orders": orders}
     print(json.dumps(actions[ACTION](*ARGS), default=str))

@@ -3,6 +3,8 @@
     cd HOST_ROOT && HOST_PYTHON tts_webui_driver.py install REQUIREMENTS
     cd HOST_ROOT && HOST_PYTHON tts_webui_driver.py load
     cd HOST_ROOT && HOST_PYTHON tts_webui_driver.py bark VOICE TEXT OUT.wav
+    cd HOST_ROOT && HOST_PYTHON tts_webui_driver.py version
+    cd HOST_ROOT && HOST_PYTHON tts_webui_driver.py uninstall
 
 install: the host's extension installer (``pip_install_wrapper(requirements, name)``, which runs
 ``pip install {requirements} gradio==5.49.1`` with the ``pip`` on PATH).
@@ -11,6 +13,8 @@ load: the host's loader for its Text-to-Speech group (``handle_extension_class``
 bark: the host's Bark extension: its voice lists (``get_npz_files``, the Voices tab's
 ``get_npz_files_voices``), its ``load_npz``, and its generation (``bark_model_manager`` then
 ``custom_generate_audio`` with the voice as ``history_prompt``, as its Generate button does).
+version, uninstall: its Manage accordion's version lookup (``_get_version``) and Uninstall button
+(``uninstall_extension``, which runs ``pip uninstall -y <package_name>``).
 Each prints one JSON line.
 """
 
@@ -67,5 +71,25 @@ def bark(voice, text, out):
             "samples": int(audio.size), "rms": float(np.sqrt(np.mean(audio ** 2)))}
 
 
+def version():
+    """The version the host's Manage accordion shows for us."""
+    from tts_webui.extensions_loader.interface_extensions import _get_version
+
+    return {"version": _get_version("tts_webui_extension.hubert_quant", None)}
+
+
+def uninstall():
+    """The host's Uninstall button, then whether its loader could still import us (a fresh process)."""
+    import subprocess
+
+    from tts_webui.extensions_loader.interface_extensions import uninstall_extension
+
+    lines = [str(line) for line in uninstall_extension("tts_webui_extension.hubert_quant")]
+    probe = "import importlib.util as u; print(u.find_spec('tts_webui_extension.hubert_quant') is not None)"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True).stdout.strip()
+    return {"last": lines[-1][-2000:] if lines else "", "importable": found == "True"}
+
+
 if __name__ == "__main__":
-    print(json.dumps({"install": install, "load": load, "bark": bark}[ACTION](*ARGS), default=str))
+    actions = {"install": install, "load": load, "bark": bark, "version": version, "uninstall": uninstall}
+    print(json.dumps(actions[ACTION](*ARGS), default=str))
