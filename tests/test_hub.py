@@ -204,7 +204,8 @@ def test_without_network_the_app_names_every_missing_model_and_its_models_tab(no
         ui.do_clone(str(voice_wav), 0, 0, "Large English", "me", True, settings=settings,
                     progress=lambda *a, **k: None)
     message = e.value.message
-    assert message.startswith("3 models are missing (they could not be downloaded)"), message
+    assert message.startswith("3 models are missing (they could not be downloaded: this machine could not reach "
+                              "http://127.0.0.1:9)"), message  # the network, named, not only "Download" again
     for named in ("quantizer 'Large English' (about 210 MB)", "hubert 'HuBERT base'", "codec 'EnCodec 24 kHz'",
                   'models download "Large English" "HuBERT base" "EnCodec 24 kHz"', "Voice cloning models tab",
                   "models import", "--quantizer/--hubert/--codec PATH"):

@@ -75,7 +75,10 @@ def missing_summary(error: BaseException) -> str | None:
     listed = ", ".join(f"{e.kind} '{e.name}'" + (f" (about {_size(e)})" if e.size else "") for e in entries)
     count = f"{len(entries)} models are missing" if len(entries) > 1 else "A model is missing"
     names = " ".join(_quoted(e.name) for e in entries)
-    return f"{count} ({error.missing_reason}): {listed}. On the server: hubert-quant models download {names}."
+    why, detail = error.missing_reason, getattr(error, "missing_detail", "") or ""
+    if detail.startswith("could not reach "):  # the network, not the model: say so (not "download it again")
+        why += f": this machine {detail.split(' to download')[0]}"
+    return f"{count} ({why}): {listed}. On the server: hubert-quant models download {names}."
 
 
 def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
