@@ -254,6 +254,18 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
         assert any(src and not src.endswith("grandpa.wav") for src in sources), sources
         assert page.get_by_text("Error").count() == 0
         page.screenshot(path=str(tmp_path / "audio-webui-tts.png"), full_page=True)
+
+        # Then the host's own Bark, in the same process and page, after ours loaded Bark (issue 29).
+        spoken = page.locator("video[src]").first.get_attribute("src")
+        choose(visible("Model"), "suno/bark")
+        host_text = page.get_by_placeholder("Text to speak goes here").filter(visible=True)
+        host_text.wait_for(timeout=300_000)  # the host loads its Bark entry, then shows its inputs
+        host_text.fill("hello world")
+        page.locator("#tts-generate").click()
+        page.wait_for_function("old => [...document.querySelectorAll('video[src]')].some(v => v.src && v.src !== old)",
+                               arg=spoken, timeout=300_000)
+        assert page.get_by_text("Error").count() == 0
+        page.screenshot(path=str(tmp_path / "audio-webui-tts-host-after-ours.png"), full_page=True)
         for tab in ("Voice cloning models", "Voice masking"):
             if tab == "Voice cloning models":
                 open_tab(page, "🔨 Utils")
