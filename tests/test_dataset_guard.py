@@ -310,12 +310,7 @@ def import_in_a_process(source: Path, dest: Path, *, timeout: float = 120, memor
         out["grew_kb"] = peak_kb() - before
         print(json.dumps(out))
     """)
-    try:
-        result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"the import did not end within {timeout} s (it hangs)")
-    assert result.stdout.strip(), result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return last_json_of(code, "the import", timeout)
 
 
 @pytest.mark.parametrize("declared", [1000, 60 * 2**20], ids=["1000 B", "60 MiB"])
@@ -483,10 +478,15 @@ def features_in_a_process(dest: Path, call: str = "extract_features", timeout: f
             out = {{"crash": f"{{type(e).__name__}}: {{e}}"}}
         print(json.dumps(out))
     """)
+    return last_json_of(code, call, timeout)
+
+
+def last_json_of(code: str, what: str, timeout: float) -> dict:
+    """The JSON line ``code`` printed last, run in a fresh Python; a hang fails the test, never the run."""
     try:
         result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
-        pytest.fail(f"{call} did not end within {timeout} s (it hangs)")
+        pytest.fail(f"{what} did not end within {timeout} s (it hangs)")
     assert result.stdout.strip(), result.stderr[-2000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -189,6 +189,22 @@ def test_a_server_path_sent_to_each_of_our_file_inputs_over_the_hosts_api_is_ref
     assert copies == []  # refused before gradio copied it into its folder
 
 
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"X-Forwarded-For": "10.0.0.7"},
+                                     {"Host": "10.33.0.1:18080"}], ids=["another site", "a proxy", "a forwarder"])
+def test_our_models_tab_refuses_a_change_that_did_not_come_from_this_machines_browser(host, headers):
+    """gradio 3.49 answers every origin: any web page the owner visits could call /run/predict on a local
+    audio-webui; a forwarder in front of it shows no socket of the host's own."""
+    import httpx
+
+    config = httpx.get(host["url"] + "config", timeout=30).json()
+    button = next(c["id"] for c in config["components"] if c["type"] == "button"
+                  and c["props"].get("value") == "Remove download")
+    remove = next(i for i, d in enumerate(config["dependencies"]) if [button, "click"] in d["targets"])
+    answer = httpx.post(host["url"] + "run/predict", headers=headers, timeout=120, json={
+        "fn_index": remove, "data": ["Bark text"], "session_hash": "elsewhere"}).json()
+    assert "Models cannot be changed from this page" in str(answer.get("error")), answer
+
+
 def test_generate_with_our_entry_called_outside_the_queue_returns(host, tmp_path):
     """/run/predict on the host's Text-to-speech Generate (its Progress tracks tqdm and, without the
     queue, has no event behind it): our entry clones and speaks, and the call returns."""

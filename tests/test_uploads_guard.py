@@ -122,14 +122,15 @@ def test_over_http_a_server_path_or_a_url_for_every_file_input_of_ours_is_refuse
         app.close()
 
 
-def post_and_wait(httpx, url: str, fn_index: int, data: list) -> dict:
-    """One call through the queue as a browser makes it; the final message."""
+def post_and_wait(httpx, url: str, fn_index: int, data: list, headers: dict | None = None) -> dict:
+    """One call through the queue as a browser makes it (with ``headers`` on its request); the final message."""
     import json
     import uuid
 
     session = uuid.uuid4().hex
     joined = httpx.post(url + "gradio_api/queue/join", json={"data": data, "fn_index": fn_index,
-                                                           "session_hash": session, "event_data": None}, timeout=30)
+                                                           "session_hash": session, "event_data": None},
+                        headers=headers or {}, timeout=30)
     assert joined.status_code == 200, joined.text
     with httpx.stream("GET", url + "gradio_api/queue/data", params={"session_hash": session}, timeout=120) as r:
         for line in r.iter_lines():
@@ -138,3 +139,31 @@ def post_and_wait(httpx, url: str, fn_index: int, data: list) -> dict:
                 if message.get("msg") == "process_completed":
                     return message
     raise AssertionError("the call never completed")
+
+
+@pytest.mark.standalone
+@pytest.mark.skipif(compat.LEGACY, reason="the standalone app runs Gradio 4+")
+def test_over_http_a_model_change_through_a_forwarder_is_refused_and_a_direct_one_is_not(tmp_path, monkeypatch):
+    """The request check must see Gradio's real Request (injected by the handler's annotation), not None."""
+    import httpx
+
+    from hubert_quant.models import paths
+
+    monkeypatch.setattr(paths, "bark_dir", lambda: tmp_path / "bark")
+    checkpoint = tmp_path / "bark" / "text_2.pt"
+    checkpoint.parent.mkdir()
+    checkpoint.write_bytes(b"weights")
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", outputs_dir=tmp_path / "out")
+    app, url = ui.launch(settings, block=False)
+    app.show_error = True
+    try:
+        config = httpx.get(url + "config", timeout=30).json()
+        remove = next(d["id"] for d in config["dependencies"] if d.get("api_name") == "do_remove")
+        for headers in ({"X-Forwarded-For": "10.0.0.7"}, {"Host": "10.33.0.1:18080"}):
+            answer = post_and_wait(httpx, url, remove, ["Bark text"], headers=headers)
+            assert "Models cannot be changed from this page" in str(answer["output"].get("error")), (headers, answer)
+        assert checkpoint.is_file()
+        answer = post_and_wait(httpx, url, remove, ["Bark text"])  # from this machine's browser: the question
+        assert answer.get("success") and "Remove it anyway?" in str(answer["output"]["data"]), answer
+    finally:
+        app.close()

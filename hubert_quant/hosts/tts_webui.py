@@ -31,8 +31,6 @@ from pathlib import Path
 
 __all__ = ["EXTENSION", "extension__tts_generation_webui", "ui_settings"]
 
-
-
 DISTRIBUTION = "tts_webui_extension.hubert_quant"  # what TTS-WebUI versions, updates and uninstalls
 
 

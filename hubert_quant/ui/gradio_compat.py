@@ -86,13 +86,17 @@ def _no_urls(component):
 
 
 def _refuse_url(value) -> None:
-    if "://" in str(value) or str(value).startswith("data:"):
+    if _is_url(str(value)):
         raise error(NOT_UPLOADED)
+
+
+def _is_url(name: str) -> bool:
+    return "://" in name or name.startswith("data:")
 
 
 def _inside(name, folder: str) -> bool:
     """Whether ``name`` is a file in ``folder`` once links and ``..`` are resolved (a URL is not)."""
-    if not isinstance(name, str) or not name or "://" in name or name.startswith("data:"):
+    if not isinstance(name, str) or not name or _is_url(name):
         return False
     real, root = os.path.realpath(name), os.path.realpath(folder)
     return os.path.commonpath([real, root]) == root and real != root and os.path.isfile(real)
