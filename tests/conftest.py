@@ -171,6 +171,18 @@ def chromium_page(width: int = 1280, height: int = 1000):
             browser.close()
 
 
+def clone_on_the_command_line(python: Path, cwd: Path, env: dict, work: Path, out: Path, *options: str) -> Path:
+    """``hubert-quant clone`` in a host's Python, as a user in a terminal beside the host's open page."""
+    import soundfile as sf
+
+    wav = work / f"{out.stem}-source.wav"
+    sf.write(wav, speech_like(3.0, 16_000), 16_000)
+    done = subprocess.run([str(python), "-m", "hubert_quant", "clone", str(wav), "--out", str(out), *options],
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0 and out.is_file(), done.stdout[-2000:] + done.stderr[-4000:]
+    return out
+
+
 def pick_best_part(page, panel, recording) -> tuple[float, float]:
     """In a Clone tab (``panel``: the page, or a host's tab in it): upload ``recording`` (a
     recordings.Built), press Pick the best part, and check what it shows: Start/End inside the

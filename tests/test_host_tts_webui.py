@@ -38,6 +38,7 @@ from conftest import (
     calls_with_a_server_path,
     chromium_page,
     clone_best_part_in_the_browser,
+    clone_on_the_command_line,
     fake_hub_cache,
     free_port,
     run_cli,
@@ -225,6 +226,20 @@ def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates
         panel = page.locator(".tabitem:visible").last
         clone_best_part_in_the_browser(page, panel, recording, "Grandma",  # in the host's gradio 5.49
                                        root / "voices", tmp_path / "tts-webui-clone.png")
+        # And one on the command line, in the host's Python, into its voices/ folder, with the page open:
+        # our picker's refresh button reads the folder again, so both are offered without a restart.
+        clone_on_the_command_line(HOST_PYTHON, root, host["env"], tmp_path, root / "voices" / "FromCli.npz",
+                                  "--quantizer", str(Path("data", "models", "hubert", QUANTIZER_FILE)))
+        open_tab(page, "Voice masking")
+        masking = page.locator(".tabitem:visible").last
+        masking.get_by_role("button", name="Refresh the list").click()
+        page.wait_for_timeout(1500)
+        masking.get_by_label("Speaker from the library, or a Bark preset").click()
+        page.get_by_role("option", name="FromCli", exact=True).wait_for(timeout=30_000)
+        listed = page.get_by_role("option").all_inner_texts()
+        assert {"Grandma", "FromCli", "Alice"} <= {text.split("\n")[-1].strip() for text in listed}, listed  # ✓ chosen
+        page.screenshot(path=str(tmp_path / "tts-webui-masking.png"), full_page=True)
+        page.keyboard.press("Escape")
 
         # The host's Bark tab ("Bark (uv)": its own process, shown in an iframe): pick the clone, generate.
         open_tab(page, "Bark (uv)")

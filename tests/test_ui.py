@@ -159,6 +159,13 @@ def test_browser_clone_then_library(running, talk, tmp_path):
         assert page.get_by_text("Error").count() == 0
         shots = [("clone", "Clone")]
         page.screenshot(path=str(tmp_path / "clone.png"), full_page=True)
+        # One made elsewhere (the command line, another tab) with this page open: the mask tab's picker
+        # reads the library again when it is opened.
+        shutil.copy(settings.speakers_dir / "Browser Alice.npz", settings.speakers_dir / "Made elsewhere.npz")
+        page.get_by_role("tab", name="Voice mask").click()
+        page.get_by_label("Speaker from the library, or a Bark preset").click()
+        page.get_by_role("option", name="Made elsewhere", exact=True).wait_for(timeout=30_000)
+        page.keyboard.press("Escape")
         page.reload()  # a fresh page lists the new speaker without pressing Refresh
         page.get_by_role("tab", name="Speakers").click()
         page.locator("text='Browser Alice' >> visible=true").first.wait_for(timeout=30_000)

@@ -10,7 +10,9 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
   request names as a file value (:func:`uploads_only` refuses them);
 - per-event ``concurrency_limit`` and ``queue(default_concurrency_limit=)`` are 4+ only;
 - (label, value) choices are 4+ only; 3.x shows the values;
-- Dropdown has no ``focus`` event in 3.x, so a refresh button stands in;
+- Dropdown has no ``focus`` event in 3.x, and in 5.49 the choices a focus handler returns are not
+  shown (measured in Chromium: the open list and the next one keep the old choices), so below 6 a
+  refresh button stands in;
 - an image's buttons are ``buttons=[...]`` in 6, ``show_*_button`` flags before;
 - an empty ``gr.Dataframe`` shows its headers as 1..N in 3.x unless given a pandas frame.
 """
@@ -182,15 +184,17 @@ def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, 
     return event(fn, inputs, outputs, **options)
 
 
-def refreshing_dropdown(choices_fn, **options) -> gr.Dropdown:
-    """A Dropdown whose choices are read again when it is opened (3.x: by a refresh button)."""
+def refreshing_dropdown(choices_fn, *, refreshed_by_the_tab: bool = False, **options) -> gr.Dropdown:
+    """A Dropdown whose choices are read again when it is opened (below Gradio 6: by a refresh button
+    of its own, or the tab's when ``refreshed_by_the_tab``: a button of the caller that updates it)."""
     dropdown = gr.Dropdown(choices_fn(), **options)
 
     def refresh_choices():
         return gr.update(choices=choices_fn())
 
-    if LEGACY:
-        gr.Button("Refresh the list", size="sm").click(refresh_choices, None, dropdown)
+    if GRADIO_MAJOR < 6:
+        if not refreshed_by_the_tab:
+            gr.Button("Refresh the list", size="sm").click(refresh_choices, None, dropdown)
     else:
         dropdown.focus(refresh_choices, None, dropdown)
     return dropdown

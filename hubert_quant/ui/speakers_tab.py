@@ -24,7 +24,7 @@ def speakers_tab(settings: Settings) -> None:
     refresh = gr.Button("Refresh")
     with gr.Row():
         chosen = compat.refreshing_dropdown(lambda: [row[0] for row in speaker_rows(settings)], label="Speaker",
-                                            allow_custom_value=True)
+                                            allow_custom_value=True, refreshed_by_the_tab=True)  # Refresh above
         new_name = gr.Textbox(label="New name")
     with gr.Row():
         rename = gr.Button("Rename")

@@ -18,7 +18,8 @@ settings: data/config.json written with VALUES (JSON, may hold Infinity/NaN), th
 ``load_config()`` as a start runs it, the value it keeps for each, and the settings our extension makes from them.
 clone: the extensions activated as ``main.py`` does, the host's settings read from ``data/config.json``, then
 our Clone tab's own handler with the settings our extension makes from them.
-orders: our Text-to-speech entry and the host's own Bark generator, one after the other in one process.
+orders: our Text-to-speech entry, Voice masking and Clone > Hear it, and the host's own Bark generator, one after
+the other in one process.
 Each prints one JSON line.
 """
 
@@ -137,9 +138,10 @@ def tts_errors(recording):
 
 
 def orders(speaker, offload, half, *steps):
-    """One host process, as a user goes back and forth in its Text-to-speech tab: each step ("ours" or
-    "host") selects that entry (the tab unloads the other's models first, as its model dropdown does) and
-    generates with ``speaker``; the host's Bark settings Cpu offload and half precision as given."""
+    """One host process, as a user goes back and forth: "ours" or "host" selects that entry in the host's
+    Text-to-speech tab (the tab unloads the other's models first, as its model dropdown does) and generates
+    with ``speaker``; "mask" (our Voice masking tab, into that voice) and "hear" (Clone > Hear it) run beside
+    whatever the tab has selected. The host's Bark settings Cpu offload and half precision as given."""
     import traceback
 
     import webui.extensionlib.callbacks as cb
@@ -157,15 +159,32 @@ def orders(speaker, offload, half, *steps):
     settings.config["bark_offload_cpu"]["value"] = offload == "offload"
     settings.config["bark_half"]["value"] = half == "half"
     sys.path.insert(0, os.path.join("extensions", "hubert-quant"))
+    import numpy as np
+    import soundfile as sf
+
+    from hubert_quant import ui
     from hubert_quant.hosts import audio_webui
 
     quiet = lambda *a, **k: None  # noqa: E731 - stands in for the tab's gradio.Progress
     host, ours, selected, results = BarkTTS(), audio_webui.on_tts_list(), None, []
+    recording = os.path.join("data", "orders-recording.wav")
+    t = np.arange(3 * 16_000) / 16_000
+    sf.write(recording, (0.3 * np.sin(2 * np.pi * 180 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32),
+             16_000)
     host_inputs = ["hello world", "", None, "Text", "File", 0.7, 0.7, speaker, "", None, None, False, None, 0.2,
                    "Large English", "Large English", None, "Manual"]
     for step in steps:
         entry = ours if step == "ours" else host
         try:
+            if step == "mask":
+                out = ui.do_mask(recording, ui.MODES[1], speaker, None, 0, 0.7, 0.5, False,
+                                 settings=audio_webui.ui_settings(), progress=quiet)
+                results.append({"step": step, "ok": True, "samples": int(sf.info(out).frames)})
+                continue
+            if step == "hear":
+                out = ui.do_preview(speaker, "hello world", settings=audio_webui.ui_settings(), progress=quiet)
+                results.append({"step": step, "ok": True, "samples": int(sf.info(out).frames)})
+                continue
             if selected is not entry:
                 if selected is not None:
                     selected.unload_model()
