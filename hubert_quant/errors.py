@@ -74,8 +74,14 @@ def explain_out_of_memory(what: str, device: str):
 
 
 def message(e: BaseException) -> str:
-    """An error's text on one line (whitespace runs, newlines included, become one space)."""
-    return " ".join((str(e).strip() or type(e).__name__).split())
+    """An error's text on one line (whitespace runs, newlines included, become one space). Only our own
+    errors may be a short first line and then indented lines, one per item (several missing models):
+    those lines are kept, each on one line."""
+    text = str(e).strip() or type(e).__name__
+    if isinstance(e, HubertQuantError) and "\n" in text:
+        return "\n".join(("  " if line.startswith("  ") else "") + " ".join(line.split())
+                         for line in text.splitlines() if line.strip())
+    return " ".join(text.split())
 
 
 class DatasetError(HubertQuantError, ValueError):

@@ -6,6 +6,7 @@ missing, how big it is and every way to get it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -45,40 +46,36 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
     if entry.path:
         raise ModelNotFoundError(f"{entry.name!r}: its file {entry.path} is gone; fix the path in the user catalogue")
     if hub.is_offline():
-        raise _missing(ModelNotFoundError(_offline_message(entry)), entry, "HF_HUB_OFFLINE is set")
+        raise _missing(ModelNotFoundError, [entry], "HF_HUB_OFFLINE is set", "copy")
     if reason := hub.download_refusal():  # a visitor of an exposed app: the server fetches nothing for them
-        fetch = f"hubert-quant models download {_quoted(entry.name)}"
-        raise _missing(ModelNotFoundError(
-            f"{entry.kind} {entry.name!r} is not on this machine and is not downloaded on request: {reason}. "
-            f"Whoever runs it can fetch it: {fetch}."), entry, reason)
+        raise _missing(ModelNotFoundError, [entry], f"it is not downloaded on request ({reason})", "owner")
     try:
         return _download(entry, progress or hub.tqdm_progress())
     except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too
-        missing = DownloadError(f"{e}. {_offline_message(entry, 'it could not be downloaded')}")
-        raise _missing(missing, entry, "they could not be downloaded", str(e).rstrip(".")) from e
+        unreachable = re.match(r"could not reach (\S+) to download \S+ (\(.*?\))\. Check the connection", str(e))
+        if unreachable:
+            raise _missing(DownloadError, [entry], "this machine could not reach " + " ".join(unreachable.groups()),
+                           "network") from e
+        raise _missing(DownloadError, [entry], f"it could not be downloaded ({str(e).rstrip('.')})", "copy") from e
 
 
-def _missing(error: Exception, entry: ModelEntry, reason: str, detail: str = "") -> Exception:
-    """``error``, carrying what :func:`gather` needs to name several missing models in one message:
-    the entries, why in a few words ("HF_HUB_OFFLINE is set"), and what failed (a server's error)."""
-    error.missing_entries, error.missing_reason, error.missing_detail = [entry], reason, detail
+def _missing(kind: type[Exception], entries: list[ModelEntry], reason: str, advice: str) -> Exception:
+    """A ``kind`` error naming ``entries``, carrying what :func:`several_missing` needs to name several
+    missing models in one message: the entries, why ("HF_HUB_OFFLINE is set") and which advice fits
+    ("copy": from a connected machine; "network": check it first; "owner": whoever runs the app)."""
+    error = kind(missing_message(entries, reason, advice))
+    error.missing_entries, error.missing_reason, error.missing_advice = entries, reason, advice
     return error
 
 
 def missing_summary(error: BaseException) -> str | None:
-    """A missing-model error in a few words, without the server's folders (for a web page):
-    "3 models are missing (HF_HUB_OFFLINE is set): quantizer 'Large English' (about 210 MB), ...".
-    None for errors that do not say which catalogue models are missing."""
+    """A missing-model error for a web page: the same first line and one line per model as the command
+    line's message, without commands or the server's folders. None for errors that do not say which
+    catalogue models are missing."""
     entries = getattr(error, "missing_entries", None)
     if not entries:
         return None
-    listed = ", ".join(f"{e.kind} '{e.name}'" + (f" (about {_size(e)})" if e.size else "") for e in entries)
-    count = f"{len(entries)} models are missing" if len(entries) > 1 else "A model is missing"
-    names = " ".join(_quoted(e.name) for e in entries)
-    why, detail = error.missing_reason, getattr(error, "missing_detail", "") or ""
-    if detail.startswith("could not reach "):  # the network, not the model: say so (not "download it again")
-        why += f": this machine {detail.split(' to download')[0]}"
-    return f"{count} ({why}): {listed}. On the server: hubert-quant models download {names}."
+    return missing_message(entries, error.missing_reason, error.missing_advice, how=False)
 
 
 def _download(entry: ModelEntry, progress: hub.Progress) -> Path:
@@ -148,45 +145,43 @@ def _cache_ok(entry: ModelEntry) -> bool:
     return True
 
 
-def _offline_message(entry: ModelEntry, reason: str = "HF_HUB_OFFLINE is set") -> str:
-    size = f", about {_size(entry)}" if entry.size else ""
-    fetch = f"`hubert-quant models download {_quoted(entry.name)}`"
-    where, by_hand = _by_hand(entry)
-    return (
-        f"{entry.kind} {entry.name!r} ({entry.source}{size}) is not on this machine and {reason}. "
-        f"On a connected machine run {fetch}, then copy {where} from there to the same place here (or, with the "
-        f"{_what(entry)} at hand, run {_import_command(entry)}); {by_hand}."
-    )
+def missing_message(entries: list[ModelEntry], reason: str, advice: str, *, how: bool = True) -> str:
+    """What is missing and why in a short first line, then one line per model (its size and, with ``how``,
+    the command or option that gives it), then how to fetch them all. ``how=False``: the first two parts
+    only, for a web page (no command, no server folder)."""
+    if len(entries) > 1:
+        reason = reason.replace("it is not", "they are not").replace("it could not", "they could not")
+    lines = [(f"{len(entries)} models are missing" if len(entries) > 1 else "A model is missing") + f": {reason}."]
+    for e in entries:
+        line = f"  {e.kind} {e.name!r}" + (f", about {_size(e)}" if e.size else "")
+        lines.append(line + (f": {_import_command(e)}{_by_hand(e)}" if how else ""))
+    if how:
+        fetch = f"hubert-quant models download {' '.join(_quoted(e.name) for e in entries)}"
+        copy = (f"on a connected machine run `{fetch}` and copy what it fetched to the same folders here "
+                "(`hubert-quant models where` lists them)")
+        lines.append({"owner": f"Whoever runs it can fetch {'them' if len(entries) > 1 else 'it'}: `{fetch}`.",
+                      "network": f"Check the connection (and HF_ENDPOINT if you use a mirror), or {copy}.",
+                      }.get(advice, copy[0].upper() + copy[1:] + "."))
+    return "\n".join(lines)
 
 
-def several_missing(errors: list[Exception]) -> str:
-    """One message for several missing models: what they are, why, and every way to get them."""
-    entries = [entry for e in errors for entry in e.missing_entries]
-    reason = errors[0].missing_reason + (f" ({errors[0].missing_detail})" if errors[0].missing_detail else "")
-    names = " ".join(_quoted(e.name) for e in entries)
-    each = "; ".join(
-        f"{e.kind} {e.name!r}{f' (about {_size(e)})' if e.size else ''}: {_import_command(e)}, "
-        f"{_by_hand(e)[1].removeprefix('or ')}, or copy {_by_hand(e)[0]}"
-        for e in entries
-    )
-    return (f"{len(entries)} models are missing and {reason}. On a connected machine run "
-            f"`hubert-quant models download {names}` and copy what it fetched to the same places here. With the "
-            f"files at hand: {each}.")
+def several_missing(errors: list[Exception]) -> Exception:
+    """One error for several missing models (each error from :func:`_missing`): the first one's reason
+    and advice, every model on a line of its own."""
+    kind = DownloadError if any(isinstance(e, DownloadError) for e in errors) else ModelNotFoundError
+    return _missing(kind, [entry for e in errors for entry in e.missing_entries], errors[0].missing_reason,
+                    errors[0].missing_advice)
 
 
-def _by_hand(entry: ModelEntry) -> tuple[str, str]:
-    """(where the model goes, the other way to give it) for messages about a missing model."""
+def _by_hand(entry: ModelEntry) -> str:
+    """The other way to give a missing model than importing it ("" when there is none)."""
     if entry.kind == "quantizer":
-        by_hand = "or copy the .pth file here and pass --quantizer PATH"
+        by_hand = ", or --quantizer PATH"
         if entry.host_file and paths.host_dirs():
             by_hand += f", or put it in {paths.host_dirs()[0]} as {entry.host_file}"
-        return f"the folder {hub.repo_folder(entry.repo)}", by_hand
-    if entry.kind in ("hubert", "tokenizer"):
-        by_hand = "or pass --hubert FOLDER" if entry.kind == "hubert" else "or set HF_HUB_CACHE to a cache that has it"
-        return f"the folder {hub.repo_folder(entry.repo)}", by_hand
-    if entry.kind == "codec":
-        return f"{paths.torch_checkpoints_dir() / entry.files[0]}", "or pass --codec PATH"
-    return f"{paths.bark_dir() / entry.files[0]}", "or download it by hand into that folder"
+        return by_hand
+    return {"hubert": ", or --hubert FOLDER", "codec": ", or --codec PATH",
+            "tokenizer": ", or set HF_HUB_CACHE to a cache that has it"}.get(entry.kind, "")
 
 
 def _what(entry: ModelEntry) -> str:
@@ -194,7 +189,7 @@ def _what(entry: ModelEntry) -> str:
 
 
 def _import_command(entry: ModelEntry) -> str:
-    return f"`hubert-quant models import {_quoted(entry.name)} {_what(entry).upper()}`"
+    return f"hubert-quant models import {_quoted(entry.name)} {_what(entry).upper()}"
 
 
 # ---- resolving what the user asked for -----------------------------------------------------------

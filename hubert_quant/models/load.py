@@ -76,12 +76,9 @@ def gather(lookups: dict):
     if len(missing) == 1:
         raise missing[0]
     if missing:
-        kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
         if all(hasattr(e, "missing_entries") for e in missing):
-            error = kind(find.several_missing(missing))
-            error.missing_entries = [entry for e in missing for entry in e.missing_entries]
-            error.missing_reason, error.missing_detail = missing[0].missing_reason, missing[0].missing_detail
-            raise error
+            raise find.several_missing(missing)
+        kind = DownloadError if any(isinstance(e, DownloadError) for e in missing) else ModelNotFoundError
         raise kind(f"{len(missing)} models are missing. " + " ".join(f"({i}) {e}" for i, e in enumerate(missing, 1)))
     return found
 

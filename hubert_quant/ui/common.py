@@ -124,7 +124,7 @@ def missing_models_message(e: BaseException, settings: Settings | None) -> str:
         where = (f"Get them in the {tab} tab (Download), or add a quantizer file you have there; files copied by "
                  "hand also work with hubert-quant models import NAME PATH, or by starting the app with "
                  "--quantizer/--hubert/--codec PATH.")
-    return f"{what} {where}"
+    return f"{what}\n{where}"
 
 
 def _named_by_file(message: str, args, kwargs, settings: Settings | None = None) -> str:

@@ -20,6 +20,7 @@ The standalone app runs a current Gradio (5 or 6), TTS-WebUI pins 5.49 and audio
 from __future__ import annotations
 
 import contextlib
+import html
 import json
 import os
 
@@ -146,9 +147,13 @@ def frame(rows: list[list], headers: list[str]):
 
 def error(message: str, *, sticky: bool = False, traceback: bool = False) -> gr.Error:
     """A message for the page. ``sticky``: stays until closed (4+; 3.x closes its own way);
-    ``traceback``: also printed in the terminal (a routine refusal is not a crash: off by default)."""
+    ``traceback``: also printed in the terminal (a routine refusal is not a crash: off by default).
+    A message of several lines keeps them: 4+ renders a message as HTML, so it is escaped and its
+    line breaks become ``<br>``; 3.x shows the text as it is."""
     if LEGACY:
         return gr.Error(message)
+    if "\n" in message:
+        message = "<br>".join(html.escape(line, quote=False) for line in message.splitlines())
     return gr.Error(message, duration=None if sticky else 10, print_exception=traceback)
 
 
