@@ -68,6 +68,46 @@ def atomic_write(
     return path
 
 
+def check_writable(targets: list[Path], *, overwrite: bool = False) -> None:
+    """Before any work: every one of ``targets`` can be written as :func:`atomic_write` would (its folder,
+    or the nearest existing one above it, takes a new file: tried for real, so a read-only disk, missing
+    permissions and a file where a folder should be are all caught); none is a folder; and, unless
+    ``overwrite``, none exists. Raises one error naming every target that cannot be written."""
+    existing, problems, tried = [], [], {}
+    for path in map(Path, targets):
+        if path.is_dir():
+            problems.append(f"{path} is a folder")
+            continue
+        if path.exists() and not overwrite:
+            existing.append(str(path))
+        folder = path.parent
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if folder not in tried:
+            tried[folder] = _cannot_write_in(folder)
+        if tried[folder]:
+            problems.append(f"{path} ({tried[folder]})")
+    if problems:
+        raise WriteError(f"cannot write {'; '.join(problems)}. Nothing was done: choose another --out and run again.")
+    if len(existing) == 1:
+        raise OutputExistsError(f"{existing[0]} already exists; pass --force to replace it")
+    if existing:
+        raise OutputExistsError(f"already there: {', '.join(existing)}; pass --force to replace them")
+
+
+def _cannot_write_in(folder: Path) -> str:
+    """Why no new file can be made in ``folder`` ("" if one can): a real try, removed at once."""
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    try:
+        fd, name = tempfile.mkstemp(prefix=".hubert-quant-check-", suffix=".part", dir=folder)
+    except OSError as e:
+        return f"{folder}: {e.strerror or type(e).__name__}"
+    os.close(fd)
+    os.unlink(name)
+    return ""
+
+
 def _write_error(path: Path, e: OSError) -> OSError:
     """The user's words for a failed write: which file, why, what to do; nothing was changed."""
     if isinstance(e, WriteError):

@@ -135,6 +135,52 @@ def test_same_stem_twice_is_refused_before_work(tmp_path, model_args):
     assert not (tmp_path / "out").exists()
 
 
+NO_MODELS = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": "/nonexistent/hf", "TORCH_HOME": "/nonexistent/torch",
+             "XDG_CACHE_HOME": "/nonexistent/cache"}  # every model missing: an output error must come first
+
+
+def unwritable_outputs(tmp_path: Path) -> dict[str, str]:
+    """--out values no file can be written under, for root too: a file where a folder should be, a folder
+    inside it, and a folder of /proc (a kernel file system that takes no new file)."""
+    (tmp_path / "a-file").write_text("in the way")
+    return {"a file": str(tmp_path / "a-file") + "/", "a folder in a file": str(tmp_path / "a-file" / "new") + "/",
+            "a read-only file system": "/proc/hubert-quant-out/"}
+
+
+@pytest.mark.parametrize("where", ["a file", "a folder in a file", "a read-only file system"])
+def test_outputs_that_cannot_be_written_are_found_before_any_model_loads(tmp_path, where):
+    """Before: the models loaded and each file was cloned (about 20 s each), then every write failed."""
+    inputs = []
+    for name in ("one", "two"):
+        sf.write(tmp_path / f"{name}.wav", speech_like(1.5, 16_000), 16_000)
+        inputs.append(str(tmp_path / f"{name}.wav"))
+    out = unwritable_outputs(tmp_path)[where]
+    for command in (["clone", *inputs, "--out", out], ["clone", *inputs, "--one-speaker", "both", "--out", out],
+                    ["say", "hello", "--out", out + "hello.wav"], ["mask", inputs[0], "--out", out + "masked.wav"]):
+        result = run_cli(*command, env=NO_MODELS)
+        assert result.returncode == 1 and "Traceback" not in result.stderr, (command, result.stderr)
+        said = result.stderr.strip().splitlines()
+        assert len(said) == 1 and said[0].startswith("error: cannot write ") and "missing" not in said[0], said
+        named = {"clone": ["one.npz", "two.npz"], "say": ["hello.wav"], "mask": ["masked.wav"]}[command[0]]
+        if "--one-speaker" in command:
+            named = ["both.npz"]
+        assert all(name in said[0] for name in named), (named, said)  # every input of a batch at once
+    assert (tmp_path / "a-file").read_text() == "in the way"
+
+
+def test_an_existing_output_in_a_batch_is_found_before_any_model_loads(tmp_path):
+    inputs = []
+    for name in ("one", "two", "three"):
+        sf.write(tmp_path / f"{name}.wav", speech_like(1.5, 16_000), 16_000)
+        inputs.append(str(tmp_path / f"{name}.wav"))
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "three.npz").write_bytes(b"the user's")
+    result = run_cli("clone", *inputs, "--out", str(tmp_path / "out"), env=NO_MODELS)
+    assert result.returncode == 1 and "three.npz already exists; pass --force" in result.stderr, result.stderr
+    assert "--skip-existing" in result.stderr and "missing" not in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["three.npz"]
+
+
 def test_help_is_useful_and_states_consent():
     top = run_cli("--help")
     clone = run_cli("clone", "--help")

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..constants import CONSENT
-from ..files import with_suffix
+from ..files import check_writable, with_suffix
 from .common import add_command, one_line, options, stage_bars
 
 EXAMPLES = (
@@ -104,11 +104,11 @@ def run_clone(args: argparse.Namespace) -> int:
         pairs = [(a, t) for a, t in pairs if not t.exists()]
         if done:
             print(f"skipping {len(done)} already cloned (--skip-existing)", file=sys.stderr)
-    existing = [str(t) for _, t in pairs if t.exists()]
-    if existing and not args.force:
-        # Checked up front so a long multi-file run does not stop half-way for this.
-        raise OutputExistsError(f"already there: {', '.join(existing)}; pass --force to replace them, "
-                                "or --skip-existing to clone only the others")
+    # Every output checked before any model loads, so a long batch does not stop (or fail file by file) for this.
+    try:
+        check_writable([t for _, t in pairs], overwrite=args.force)
+    except OutputExistsError as e:
+        raise OutputExistsError(f"{e}, or --skip-existing to clone only the others") from None
 
     from tqdm import tqdm
 
@@ -147,7 +147,6 @@ def run_clone(args: argparse.Namespace) -> int:
 def run_one_speaker(args: argparse.Namespace) -> int:
     """clone A B C --one-speaker NAME: the best part of each, joined into one speaker file."""
     from ..clone import clone_speaker
-    from ..errors import OutputExistsError
     from ..library import safe_name
     from ..speaker import save_speaker
 
@@ -158,12 +157,10 @@ def run_one_speaker(args: argparse.Namespace) -> int:
         target = out
     else:
         target = (out or Path(".")) / f"{safe_name(args.one_speaker)}.npz"
-    if target.exists():
-        if args.skip_existing:
-            print(f"skipping: {target} is already there (--skip-existing)", file=sys.stderr)
-            return 0
-        if not args.force:
-            raise OutputExistsError(f"{target} already exists; pass --force to replace it")
+    if target.exists() and args.skip_existing:
+        print(f"skipping: {target} is already there (--skip-existing)", file=sys.stderr)
+        return 0
+    check_writable([target], overwrite=args.force)
     long = sum(_seconds(audio, None, None) for audio in args.audio) > LONG_SECONDS
     prompt = clone_speaker(args.audio, quantizer=args.quantizer, hubert=args.hubert, codec=args.codec,
                            device=args.device, fast=args.fast, stages=stage_bars() if long else None,

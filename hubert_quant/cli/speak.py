@@ -70,11 +70,10 @@ def _speak(args: argparse.Namespace, render) -> int:
     """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
     from ..bark.adapter import BarkOptions
     from ..bark.speak import save_wav, wav_path
-    from ..errors import OutputExistsError
+    from ..files import check_writable
 
     out = wav_path(args.out)
-    if out.exists() and not args.force:
-        raise OutputExistsError(f"{out} already exists; pass --force to replace it")
+    check_writable([out], overwrite=args.force)  # before Bark loads (minutes), not after it spoke
     options = BarkOptions(
         text_temp=getattr(args, "text_temp", 0.7), coarse_temp=args.coarse_temp, fine_temp=args.fine_temp,
         seed=args.seed, small=args.small, offload_cpu=args.offload_cpu, device=args.device,
