@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import os
 import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
 
+from . import noise
 from .errors import CheckpointError, ModelNotFoundError
 from .torch_compat import load_tensors
 
@@ -70,11 +70,10 @@ class Codec:
         except (RuntimeError, EOFError, OSError, ValueError, KeyError, IndexError, TypeError) as e:
             reason = " ".join(str(e).split()[:20]) or type(e).__name__
             raise CheckpointError(f"{path}: not a readable torch checkpoint ({reason}). {fix}") from e
-        with warnings.catch_warnings():
-            # encodec 0.1.1 uses torch's old weight_norm API; harmless, but noisy. (Built on the
-            # "meta" device it would skip random initialisation, but weight_norm there runs
-            # torch's Python reference ops: measured slower, 2.1 s instead of 0.4 s.)
-            warnings.simplefilter("ignore", FutureWarning)
+        # encodec 0.1.1 uses torch's old weight_norm API; harmless, but noisy. (Built on the
+        # "meta" device it would skip random initialisation, but weight_norm there runs
+        # torch's Python reference ops: measured slower, 2.1 s instead of 0.4 s.)
+        with noise.quiet(FutureWarning):
             model = EncodecModel.encodec_model_24khz(pretrained=False)
         problem = _state_dict_problem(state, model.state_dict())
         if problem:

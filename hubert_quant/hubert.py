@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+from . import noise
 from .constants import ENV_TRACE, HUBERT_REPO, HUBERT_SAMPLE_RATE, env
 from .device import autocast_type
 from .errors import CheckpointError, ModelNotFoundError
@@ -114,16 +115,13 @@ class HubertEncoder:
 
         from safetensors import SafetensorError
         from transformers import HubertModel
-        from transformers.utils import logging as hf_logging
 
-        verbosity = hf_logging.get_verbosity()
-        # Unused-weight notices and a per-tensor loading bar confuse users; our own
-        # progress reporting covers loading.
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
         try:
             _check_weights(source)
-            model = HubertModel.from_pretrained(str(source))
+            # Unused-weight notices and a per-tensor loading bar confuse users; our own
+            # progress reporting covers loading.
+            with noise.quiet(transformers=True):
+                model = HubertModel.from_pretrained(str(source))
         except CheckpointError as e:
             raise CheckpointError(f"HuBERT {str(source)!r}: refused to load pytorch_model.bin: {e}") from e
         except (pickle.UnpicklingError, OSError) as e:
@@ -141,9 +139,6 @@ class HubertEncoder:
                 f"HuBERT model {str(source)!r} could not be loaded: {_first_line(e)}. If it was downloaded, "
                 f"delete it (`hubert-quant models remove \"HuBERT base\"`) and download it again."
             ) from e
-        finally:
-            hf_logging.set_verbosity(verbosity)
-            hf_logging.enable_progress_bar()
         return model
 
     @property
@@ -233,20 +228,15 @@ class TracedCopy:
         try:
             if json.loads(self.stamp_path.read_text()) != self.stamp or not _private(self.path):
                 return None
-            import warnings
-
             import torch
 
-            with warnings.catch_warnings():  # torch 2.9+ calls jit.load deprecated; every CLI clone showed it
-                warnings.simplefilter("ignore", FutureWarning)
+            with noise.quiet(FutureWarning):  # torch 2.9+ calls jit.load deprecated; every CLI clone showed it
                 return torch.jit.load(str(self.path), map_location=self.device).eval()
         except Exception:  # noqa: BLE001 - any problem with a copy means: load the usual way
             return None
 
     def save(self, encoder: HubertEncoder) -> bool:
         """Trace ``encoder``'s model, keep it only if it gives bit-identical features; True if kept."""
-        import warnings
-
         import torch
 
         from .files import atomic_write, atomic_write_bytes
@@ -255,8 +245,8 @@ class TracedCopy:
             generator = torch.Generator().manual_seed(0)
             example, *checks = (torch.randn(1, n, generator=generator).to(encoder.device)
                                 for n in (80 + 320 * 150, 21_937, 47_313))
-            with torch.inference_mode(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # TorchScript's deprecation and tracer notes
+            # TorchScript's deprecation and tracer notes; transformers' loss_type note (tracing reads every attribute)
+            with torch.inference_mode(), noise.quiet(transformers=True):
                 traced = torch.jit.trace(encoder.model, example, check_trace=False, strict=False)
                 if not all(torch.equal(traced(x)["last_hidden_state"], encoder.model(x).last_hidden_state)
                            for x in checks):

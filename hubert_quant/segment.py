@@ -21,12 +21,12 @@ second voice that is pitched differently (a man and a woman, say).
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import noise
 from .audio import MIN_SECONDS
 from .constants import HUBERT_SAMPLE_RATE
 from .errors import AudioError, ModelNotFoundError
@@ -274,8 +274,7 @@ def vad_model():
 
         threads = torch.get_num_threads()
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # torch.jit.load's deprecation, torch 2.9+
+            with noise.quiet(FutureWarning):  # torch.jit.load's deprecation, torch 2.9+
                 import silero_vad
 
                 _VAD = silero_vad.load_silero_vad()

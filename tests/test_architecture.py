@@ -229,3 +229,16 @@ def test_no_path_expanduser_that_raises():
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "expanduser"
              and not (isinstance(node.func.value, ast.Attribute) and node.func.value.attr == "path")]
     assert calls == [], calls
+
+
+SILENCERS = {"catch_warnings", "simplefilter", "filterwarnings", "set_verbosity", "set_verbosity_error",
+             "disable_progress_bar"}
+
+
+def test_library_notices_are_silenced_only_through_noise():
+    """One place decides what is silenced, so --debug shows everything (noise.SHOW)."""
+    found = [f"{name}:{node.lineno} {node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id}"
+             for name, path in MODULES.items() if name != "hubert_quant.noise"
+             for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))) if isinstance(node, ast.Call)
+             and getattr(node.func, "attr", getattr(node.func, "id", None)) in SILENCERS]
+    assert found == [], found

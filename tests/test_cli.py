@@ -1,4 +1,6 @@
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -179,6 +181,29 @@ def test_an_existing_output_in_a_batch_is_found_before_any_model_loads(tmp_path)
     assert result.returncode == 1 and "three.npz already exists; pass --force" in result.stderr, result.stderr
     assert "--skip-existing" in result.stderr and "missing" not in result.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["three.npz"]
+
+
+@pytest.mark.slow
+def test_a_first_clone_say_and_mask_print_only_our_lines_and_debug_shows_the_libraries(tiny, tmp_path):
+    """Before: the first clone printed transformers' `loss_type=None` note (it arises while HuBERT is traced)."""
+    from conftest import fake_hub_cache
+
+    env = {**fake_hub_cache(tiny, tmp_path / "cache"), "HOME": str(tmp_path / "home")}  # nothing traced yet
+    sf.write(tmp_path / "v.wav", speech_like(3.0, 16_000), 16_000)
+    runs = [run_cli("clone", str(tmp_path / "v.wav"), "--out", str(tmp_path / "v.npz"), "--device", "cpu", env=env),
+            run_cli("say", "hello", "--speaker", str(tmp_path / "v.npz"), "--out", str(tmp_path / "s.wav"),
+                    "--device", "cpu", env=env),
+            run_cli("mask", str(tmp_path / "v.wav"), "--out", str(tmp_path / "m.wav"), "--device", "cpu", env=env)]
+    ours = re.compile(r"^(saved |loading Bark|semantic tokens|Bark |note: )")
+    for result in runs:
+        assert result.returncode == 0, result.stderr[-3000:]
+        foreign = [line for line in result.stderr.splitlines() if line.strip() and not ours.match(line)]
+        assert foreign == [], foreign
+    (tmp_path / "v2.npz").unlink(missing_ok=True)
+    shutil.rmtree(tmp_path / "cache" / "xdg" / "hubert-quant", ignore_errors=True)  # traced again, with --debug
+    debug = run_cli("clone", str(tmp_path / "v.wav"), "--out", str(tmp_path / "v2.npz"), "--device", "cpu", "--debug",
+                    env=env)
+    assert debug.returncode == 0 and "loss_type" in debug.stderr, debug.stderr[-3000:]
 
 
 def test_help_is_useful_and_states_consent():

@@ -13,12 +13,12 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import noise
 from ..device import resolve_device, seed_everything
 from ..errors import ModelNotFoundError
 from ..torch_compat import bark_loading
@@ -107,8 +107,7 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
     checkpoints = [found[names[stage]] for stage in stages]
     generation = _import_bark(options)
     use_gpu = options.device != "cpu"
-    with bark_loading(checkpoints), warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)  # encodec 0.1.1's old weight_norm call
+    with bark_loading(checkpoints), noise.quiet(FutureWarning):  # encodec 0.1.1's old weight_norm call
         if _host:  # the host's loader, its devices and precision; it keeps what it loaded, as it always does
             for stage in stages:
                 _host.load(stage)

@@ -67,8 +67,10 @@ def main(argv: list[str] | None = None, *, exit_at_once: bool = False) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from .. import noise
     from ..hosts import discover
 
+    noise.SHOW = bool(getattr(args, "debug", False))  # --debug: the libraries' own notices too
     discover()  # run from inside a host's extension folder: that host's quantizers are used too
     code = _run(args)
     if exit_at_once and args.command != "ui":
