@@ -35,6 +35,7 @@ from .measures import BLOCK, FRAME, FRAME_SECONDS, SILENT_DB, Clipping, levels, 
 SHORTEST, LONGEST = 5.0, 15.0  # seconds: what clones work best from
 IDEAL = (8.0, 12.0)  # inside the range, the lengths that lose no points
 LEAD, TAIL = 0.2, 0.3  # seconds of the pause kept before the first and after the last word
+CUT = 0.02  # a part's end (or start) with less pause than this beside it cuts a word
 JOIN_PAUSE = 0.5  # seconds of silence between clips joined into one prompt
 COMBINED_LONGEST = 15.0  # a joined prompt's length at most; Bark reads only its last ~7 s anyway
 PART_SHORTEST = 3.0  # each clip's part in a joined prompt: at least one phrase
@@ -376,10 +377,15 @@ def _penalties(m: dict[str, float], ideal: tuple[float, float] = IDEAL) -> list[
     if m["pitch_offset"] > 4:
         found.append((6 * (m["pitch_offset"] - 4), f"a voice pitched {m['pitch_offset']:.0f} semitones from the "
                                                      "recording's main voice (another speaker?)"))
-    if m["pause_after"] < 0.3:  # Bark continues from the end: the end matters most
-        found.append((40 * (0.3 - m["pause_after"]) / 0.3, "ends mid-speech"))
+    # Bark continues from the end: the end matters most. "Mid-speech" only where a word is cut (no pause
+    # at all, as the Clone tab's hint judges a clip); a part ending just after its last word, where the
+    # recording ends, is said to have a short pause.
+    if m["pause_after"] < 0.3:
+        found.append((40 * (0.3 - m["pause_after"]) / 0.3, "ends mid-speech" if m["pause_after"] < CUT
+                      else f"only {m['pause_after']:.1f} s of pause after it"))
     if m["pause_before"] < 0.1:
-        found.append((10 * (0.1 - m["pause_before"]) / 0.1, "starts mid-speech"))
+        found.append((10 * (0.1 - m["pause_before"]) / 0.1, "starts mid-speech" if m["pause_before"] < CUT
+                      else f"only {m['pause_before']:.2f} s of pause before it"))
     low, high = ideal
     if m["duration"] < low:
         found.append((2 * (low - m["duration"]), f"short ({m['duration']:.1f} s)"))

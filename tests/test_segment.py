@@ -82,6 +82,26 @@ def test_a_hand_chosen_part_ending_mid_word_is_marked(built):
     assert "ends mid-speech" not in segment.assess(samples, rate, best.start, best.end, analysis=analysis).problems
 
 
+def test_a_part_ending_just_after_the_last_word_at_the_recordings_end_is_not_called_mid_speech(tmp_path):
+    """Before: a.wav's part ended 5.76 s, its speech 5.56 s, where the file ends, and --one-speaker called it
+    "ends mid-speech"; the Clone tab's hint (audio.ends_loud) judged the same part as ending in a pause."""
+    from hubert_quant.audio import ends_loud
+
+    spoken = recordings.spoken(tmp_path, recordings.MAIN[:2], "two")
+    samples, rate = sf.read(str(spoken), dtype="float32")
+    last_word = segment.analyse(samples, rate).speech[-1][1]
+    cut = tmp_path / "ends-after-its-last-word.wav"
+    sf.write(cut, samples[: int((last_word + 0.2) * rate)], rate)  # 0.2 s after the last word, then the end
+    samples, rate = sf.read(str(cut), dtype="float32")
+    best = segment.best_segment(samples, rate)
+    assert best.end > segment.analyse(samples, rate).speech[-1][1]  # after the last word, at the recording's end
+    assert not ends_loud(cut, best.start, best.end)  # the single clip's judge: ends in a pause
+    assert "ends mid-speech" not in best.problems, best.problems
+    assert any(problem.startswith("only 0.") and "pause after it" in problem for problem in best.problems)
+    cut_mid_word = segment.assess(samples, rate, best.start, best.end - 0.35)
+    assert "ends mid-speech" in cut_mid_word.problems and ends_loud(cut, best.start, best.end - 0.35)
+
+
 def test_a_short_recording_gives_its_best_shorter_part(tmp_path):
     path = recordings.spoken(tmp_path, recordings.MAIN[:1], "short")  # one sentence, ~3 s
     samples, rate = sf.read(str(path), dtype="float32")
