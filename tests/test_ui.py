@@ -166,6 +166,10 @@ def test_browser_clone_then_library(running, talk, tmp_path):
         page.get_by_label("Speaker from the library, or a Bark preset").click()
         page.get_by_role("option", name="Made elsewhere", exact=True).wait_for(timeout=30_000)
         page.keyboard.press("Escape")
+        # Opening the Speakers tab after a clone lists it, without Refresh or a reload (before: the table
+        # was the one built when the page loaded, and was once seen empty right after a clone).
+        page.get_by_role("tab", name="Speakers").click()
+        page.locator("text='Made elsewhere' >> visible=true").first.wait_for(timeout=10_000)
         page.reload()  # a fresh page lists the new speaker without pressing Refresh
         page.get_by_role("tab", name="Speakers").click()
         page.locator("text='Browser Alice' >> visible=true").first.wait_for(timeout=30_000)
@@ -178,6 +182,47 @@ def test_browser_clone_then_library(running, talk, tmp_path):
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the README's pictures on purpose only
         for name, _ in shots:
             shutil.copy(tmp_path / f"{name}.png", DOCS / f"ui-{name}.png")
+
+
+@pytest.mark.standalone
+@pytest.mark.browser
+def test_browser_a_failed_pick_shows_one_error_and_the_models_table_shows_every_row(running, tmp_path):
+    """Before: a file that is not audio, then Pick, put "Error" on Start, End and the picture beside the
+    message; the Models table scrolled inside a short box, rows below "Bark text" hidden, paths cut."""
+    from hubert_quant.models import catalogue
+
+    _, url, settings = running
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("these are meeting notes, not a recording\n" * 50)
+    with chromium_page(1280, 1100) as page:
+        page.goto(url)
+        page.get_by_role("tab", name="Clone").click()
+        page.locator("input[type=file]").first.set_input_files(str(not_audio))
+        page.get_by_text("This file could not be read as audio").wait_for(timeout=30_000)
+        page.get_by_role("button", name="Pick the best part").click()
+        toast = page.get_by_text("notes.wav: cannot decode this file as audio (Format not recognised)")
+        toast.wait_for(timeout=30_000)
+        page.wait_for_timeout(1000)
+        badges = page.locator(".error:text-is('Error'):not(.toast-title)").filter(visible=True)  # not the message
+        assert badges.count() == 1, badges.count()  # one, on the picture where Pick shows what it found
+        assert page.locator("#hq-clip-picture").locator(".error:text-is('Error')").count() == 1
+        page.screenshot(path=str(tmp_path / "bad-upload.png"), full_page=True)
+
+        page.get_by_role("tab", name="Models").click()
+        names = [e.name for e in catalogue.entries()]
+        models = page.locator(".hq-table").filter(visible=True).first
+        models.get_by_text(names[-1], exact=True).first.wait_for(timeout=30_000)
+        for name in names:
+            assert models.get_by_text(name, exact=True).filter(visible=True).count() >= 1, name
+        # Nothing inside the table scrolls or is cut: it grows with its rows, and long paths wrap.
+        boxed = models.evaluate(
+            """table => [...table.querySelectorAll('*')].filter(e => e.clientWidth > 0 && e.clientHeight > 0 && e.checkVisibility({visibilityProperty: true}) &&
+               (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 2)).map(e => [e.className, e.textContent.slice(0, 40), e.scrollWidth, e.clientWidth, e.scrollHeight, e.clientHeight])""")
+        assert boxed == [], boxed
+        page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):
+        shutil.copy(tmp_path / "bad-upload.png", DOCS / "ui-bad-upload.png")
+        shutil.copy(tmp_path / "models.png", DOCS / "ui-models.png")
 
 
 def test_mask_tab_speaker_list_refreshes_when_opened(settings):

@@ -156,7 +156,7 @@ def clone_tab(settings: Settings) -> None:
     for trigger in (start.change, end.change):
         trigger(readable(pictured), [audio, start, end, speech], shown)
     compat.listen(pick.click, functools.partial(do_pick, settings=settings), audio,
-                  [start, end, shown, picked, speech], api_name="pick", concurrency_limit=2)
+                  [start, end, shown, picked, speech], api_name="pick", concurrency_limit=2, status_on=shown)
     with gr.Accordion("Several clips of the same speaker (optional)", open=False):
         extra = compat.file_input("More clips: the best part of each is joined with this recording's into one "
                                   "speaker, the best part last", AUDIO_FILES, multiple=True)
@@ -179,7 +179,7 @@ def clone_tab(settings: Settings) -> None:
         status = gr.Markdown()
     compat.listen(button.click, functools.partial(do_clone, settings=settings),
                   [audio, start, end, quantizer, name, consent, extra], [result, status], api_name="clone",
-                  concurrency_limit=2)
+                  concurrency_limit=2, status_on=status)
     with gr.Accordion("Hear it (needs Bark's models, ~13 GB on first use)", open=False):
         text = gr.Textbox(label="Text", value="Hello! This is how my cloned voice sounds.")
         speak = gr.Button("Preview")

@@ -132,10 +132,23 @@ def labelled(pairs: list[tuple[str, str]]) -> list:
     return [value for _, value in pairs] if LEGACY else pairs
 
 
-def table(rows, headers: list[str], label: str) -> gr.Dataframe:
-    """A read-only table of ``rows``; a function giving rows is called again on every page load."""
+def table(rows, headers: list[str], label: str, widths: list[str] | None = None) -> gr.Dataframe:
+    """A read-only table of ``rows``; a function giving rows is called again on every page load. Long
+    values wrap and the table grows with its rows (4+ would otherwise scroll them inside a short box)."""
     value = (lambda: frame(rows(), headers)) if callable(rows) else frame(rows, headers)
-    return gr.Dataframe(value, headers=headers, interactive=False, label=label)
+    options = {} if LEGACY else {"wrap": True, "max_height": 2000, "column_widths": widths}
+    # A path has no space to wrap at: let it break anywhere (a style the page applies to this table only).
+    gr.HTML("<style>.hq-table span, .hq-table td { overflow-wrap: anywhere; word-break: break-word; }</style>",
+            padding=False) if not LEGACY else gr.HTML("<style>.hq-table td { overflow-wrap: anywhere; }</style>")
+    return gr.Dataframe(value, headers=headers, interactive=False, label=label, elem_classes=["hq-table"], **options)
+
+
+def enclosing_tab() -> gr.Tab | None:
+    """The ``gr.Tab`` a tab builder is being called in (the app's and both hosts' call it directly
+    inside one), or None: where its ``select`` event can refresh what others may have changed."""
+    from gradio.context import Context
+
+    return Context.block if isinstance(Context.block, gr.Tab) else None
 
 
 def frame(rows: list[list], headers: list[str]):
@@ -182,10 +195,14 @@ def no_dead_progress():
         LocalContext.progress.reset(token)
 
 
-def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, **options):
-    """``component.event(fn, inputs, outputs)``, with a concurrency limit where Gradio has one per event."""
+def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, status_on=None, **options):
+    """``component.event(fn, inputs, outputs)``, with a concurrency limit where Gradio has one per event.
+    ``status_on``: the one output that shows the event's progress and, if it fails, its error badge (4+
+    marks every output otherwise: a failed Pick put "Error" on Start, End and the picture)."""
     if concurrency_limit is not None and not LEGACY:
         options["concurrency_limit"] = concurrency_limit
+    if status_on is not None and not LEGACY:
+        options["show_progress_on"] = status_on
     return event(fn, inputs, outputs, **options)
 
 

@@ -21,7 +21,8 @@ def model_rows(paths: bool = True) -> list[list]:
 
 
 def models_tab(settings: Settings) -> None:
-    table = compat.table(model_rows(paths=settings.manage_models), MODEL_COLUMNS, "Models")
+    table = compat.table(model_rows(paths=settings.manage_models), MODEL_COLUMNS, "Models",
+                         widths=["15%", "9%", "10%", "6%", "8%", "52%"])  # the path gets the room, and wraps
     problems = catalogue.user_problems()
     if problems:  # named by entry, not by the server's folders
         gr.Markdown("**Left out of the catalogue:** " + "; ".join(
@@ -96,9 +97,12 @@ def models_tab(settings: Settings) -> None:
         return (compat.frame(model_rows(), MODEL_COLUMNS), f"Added {entry.name!r}.",
                 gr.update(choices=[e.name for e in catalogue.entries()]))
 
-    compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1)
-    remove.click(do_remove, chosen, [table, message, confirm, asked])
-    confirm.click(do_confirm_remove, [chosen, asked], [table, message, confirm, asked])
+    # Progress and a failure show on the message under the table, not as a badge on every output.
+    compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1, status_on=message)
+    compat.listen(remove.click, do_remove, chosen, [table, message, confirm, asked], status_on=message)
+    compat.listen(confirm.click, do_confirm_remove, [chosen, asked], [table, message, confirm, asked],
+                  status_on=message)
     # A question is about one model: choosing another withdraws it, its words too.
     chosen.change(lambda: (gr.update(visible=False), None, ""), None, [confirm, asked, message])
-    add.click(do_add, [name, repo, file, upload, language], [table, message, chosen])
+    compat.listen(add.click, do_add, [name, repo, file, upload, language], [table, message, chosen],
+                  status_on=message)

@@ -74,7 +74,10 @@ def speakers_tab(settings: Settings) -> None:
 
     outputs = [table, chosen, message]
     refresh.click(refreshed, None, outputs, api_name="speakers_refresh")
+    if (tab := compat.enclosing_tab()) is not None:  # opened after a clone elsewhere: listed, no Refresh needed
+        tab.select(refreshed, None, outputs)
     chosen.change(pick, chosen, [exported, preview], api_name="speaker_pick")
-    rename.click(do_rename, [chosen, new_name], outputs, api_name="speaker_rename")
-    delete.click(do_delete, [chosen, confirm], outputs, api_name="speaker_delete")
-    imported.upload(do_import, imported, outputs, api_name="speaker_import")
+    for event, fn, inputs, name in ((rename.click, do_rename, [chosen, new_name], "speaker_rename"),
+                                    (delete.click, do_delete, [chosen, confirm], "speaker_delete"),
+                                    (imported.upload, do_import, imported, "speaker_import")):
+        compat.listen(event, fn, inputs, outputs, api_name=name, status_on=message)  # a failure shows once
