@@ -137,7 +137,7 @@ def _open(path: Path, data: BinaryIO | None = None):
         try:
             return sf.SoundFile(data)
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
-            raise AudioError(f"{path}: cannot decode this file as audio ({_said(e).rstrip('.')}). {DECODE_ERRORS}") from e
+            raise _undecodable(path, e) from e
     check_file(path)
     fd = _open_fd(path)
     try:
@@ -147,7 +147,7 @@ def _open(path: Path, data: BinaryIO | None = None):
             os.close(fd)
         except OSError:  # soundfile closed it already
             pass
-        raise AudioError(f"{path}: cannot decode this file as audio ({_said(e).rstrip('.')}). {DECODE_ERRORS}") from e
+        raise _undecodable(path, e) from e
 
 
 def _header(path: Path, f, limits: AudioLimits) -> AudioHeader:
@@ -258,7 +258,7 @@ def read_blocks(
         except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as e:
             if isinstance(e, AudioError):
                 raise
-            raise AudioError(f"{path}: cannot decode this file as audio ({_said(e).rstrip('.')}). {DECODE_ERRORS}") from e
+            raise _undecodable(path, e) from e
 
 
 def load_audio(
@@ -307,9 +307,10 @@ def ends_loud(path: str | os.PathLike, start: float, end: float, *, limits: Audi
     return bool(whole > 0 and math.sqrt(float(np.mean(tail.astype(np.float64) ** 2))) > 0.5 * whole)
 
 
-def _said(e: Exception) -> str:
-    """What the decoder said, without the file descriptor it was given ("Error opening 22: ...")."""
-    return getattr(e, "error_string", None) or str(e)
+def _undecodable(path, e: Exception) -> AudioError:
+    """The decoder's refusal in our words, without the file descriptor it was given ("Error opening 22: ...")."""
+    said = (getattr(e, "error_string", None) or str(e)).rstrip(".")
+    return AudioError(f"{path}: cannot decode this file as audio ({said}). {DECODE_ERRORS}")
 
 
 def _frame_range(
