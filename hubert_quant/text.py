@@ -21,6 +21,7 @@ TARGET_CHARS = 150  # short sentences are joined up to this: fewer, more natural
 _ENDS = ".!?…;։؟۔।॥።၊။。！？｡"
 _FULL_WIDTH_ENDS = "。！？｡"  # CJK: a sentence ends here with no space after it
 _CLOSERS = "\"'”’»›)]}」』】〉》）"  # kept with the sentence they close
+_OPENERS = "\"'“‘«‹([{「『【〈《（"
 _CLAUSES = ",;:–—、，；：)"
 ORDINAL_DOT = ("de", "pl", "cs", "da", "no", "fi", "tr")  # "am 3. Mai": a dot after a number is an ordinal
 _ABBREVIATIONS = {
@@ -90,8 +91,11 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
 def _ends_sentence(text: str, i: int, language: str, abbreviations: set[str]) -> bool:
     """Whether the mark at ``i`` ends a sentence (not "Dr.", "J. R.", "3.14", "z. B.", "am 3. Mai")."""
     mark = text[i]
-    if mark in _FULL_WIDTH_ENDS:
-        return True
+    if mark in _FULL_WIDTH_ENDS:  # no space after it; but a quote closed after it may go on: 「行こう。」と彼は言った。
+        after = i + 1
+        while after < len(text) and text[after] in _CLOSERS:
+            after += 1
+        return after == i + 1 or after == len(text) or text[after].isspace() or text[after] in _OPENERS
     rest = text[i + 1:].lstrip("".join(_CLOSERS) + _ENDS)
     if rest and not rest[0].isspace():
         return False  # "3.14", "e.g.x", "Yahoo!Mail": no space, no end
