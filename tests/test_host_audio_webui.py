@@ -471,3 +471,6 @@ def test_the_hosts_bark_and_ours_one_after_the_other_in_one_process(host, tmp_pa
     assert alone["ok"] or half == "half", alone  # full precision works on any machine
     if not alone["ok"]:  # half precision on a machine without a GPU: ours says why, in one line
         assert all("half precision" in r["error"] for r in results if r["step"] != "host"), results
+        # ...as the host's page shows an error: a gradio Error with that line (before: a bare ValueError,
+        # which the host's model dropdown shows as a red "Error" badge and nothing else).
+        assert all(r["error"].startswith("Error: ") for r in results if r["step"] == "ours"), results

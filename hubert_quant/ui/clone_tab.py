@@ -124,6 +124,8 @@ def do_preview(name, text, settings: Settings, progress=PROGRESS):
         raise compat.error("Clone a speaker (or pick one) first.")
     stages = lambda what, step, steps: progress((step, steps), desc=what)  # noqa: E731
     name = library.safe_name(name)  # the name the Clone button saved it under
+    if name not in {s.name for s in library.list_speakers(settings.speakers_dir)}:
+        raise compat.error(f"There is no speaker called {name!r} yet: press Clone first, then Preview.")
     made_from = library.identity(settings.speakers_dir, name)  # which file this preview is of
     audio = say(text, speaker=library.load(settings.speakers_dir, name),
                 options=BarkOptions(device=settings.device), progress=downloads(progress), stages=stages)
@@ -180,7 +182,8 @@ def clone_tab(settings: Settings) -> None:
     compat.listen(button.click, functools.partial(do_clone, settings=settings),
                   [audio, start, end, quantizer, name, consent, extra], [result, status], api_name="clone",
                   concurrency_limit=2, status_on=status)
-    with gr.Accordion("Hear it (needs Bark's models, ~13 GB on first use)", open=False):
+    heard_with = "with the host's Bark" if settings.bark_settings else "needs Bark's models, ~13 GB on first use"
+    with gr.Accordion(f"Hear it ({heard_with})", open=False):
         text = gr.Textbox(label="Text", value="Hello! This is how my cloned voice sounds.")
         speak = gr.Button("Preview")
         heard = gr.Audio(type="filepath", label="Preview", interactive=False)

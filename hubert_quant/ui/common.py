@@ -65,6 +65,9 @@ class Settings:
     # None: the standalone app, whose messages may name its command-line options; else the host's name
     # (audio-webui, TTS-WebUI): its pages name none of ours, only what its user can do there.
     host: str | None = None
+    # Where Bark's model sizes and device are chosen when a host's own Bark settings decide them (our
+    # tabs then offer no choice of their own), e.g. "audio-webui's Bark settings"; None: our options.
+    bark_settings: str | None = None
 
     def __post_init__(self):
         if self.host and self.audio_limits.raise_with == APP_LIMIT:

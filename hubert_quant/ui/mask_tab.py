@@ -65,7 +65,10 @@ def mask_tab(settings: Settings) -> None:
         seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
         coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
         fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
-        small = gr.Checkbox(label="Bark's small models (faster, lower quality)")
+        # Inside a host whose Bark settings choose the model sizes, a box of ours would do nothing.
+        small = gr.Checkbox(label="Bark's small models (faster, lower quality)", visible=not settings.bark_settings)
+        if settings.bark_settings:
+            gr.Markdown(f"Bark's model sizes and device follow {settings.bark_settings}.")
     button = gr.Button("Mask", variant="primary")
     output = gr.Audio(type="filepath", label="Masked (24 kHz)", interactive=False)
     compat.listen(button.click, functools.partial(do_mask, settings=settings),
