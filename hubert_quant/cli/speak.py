@@ -33,10 +33,18 @@ def add_speak_parsers(commands) -> None:
     say = add_command(
         commands, "say", "speak text with Bark in a cloned voice (a preview)", parents=options(),
         examples=('hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav',
+                  "hubert-quant say --text-file chapter.txt --speaker me.npz --takes 3 --out chapter.wav",
                   'hubert-quant say "Hallo, wie geht es?" --speaker v2/de_speaker_3 --out hallo.wav --seed 1'),
         description=f"Speak TEXT with Bark's full pipeline in the speaker's voice. {CONSENT}",
     )
-    say.add_argument("text", help="what to say (a sentence or two; Bark speaks up to about 14 s)")
+    say.add_argument("text", nargs="?", default=None,
+                     help="what to say; a text longer than Bark speaks at once is cut into chunks")
+    say.add_argument("--text-file", type=Path, default=None, help="read the text from this UTF-8 file instead")
+    say.add_argument("--takes", type=int, default=1,
+                     help="generations per chunk; the best is kept (length, silences, clipping) (default 1)")
+    say.add_argument("--pause", type=float, default=0.3, help="seconds of silence between chunks (default 0.3)")
+    say.add_argument("--language", default="en",
+                     help="the text's language code, for where its sentences end (default en)")
     say.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
     say.add_argument("--text-temp", type=float, default=0.7, help="text stage temperature (default 0.7)")
     for command in (mask, say):
@@ -62,27 +70,64 @@ def run_mask(args: argparse.Namespace) -> int:
 
 def run_say(args: argparse.Namespace) -> int:
     from ..bark.speak import say
+    from ..text import split_text
 
-    return _speak(args, lambda options, stages: say(args.text, speaker=args.speaker, options=options, stages=stages))
+    text = _text_of(args)
+    if args.text_file is None and args.takes == 1 and len(split_text(text, language=args.language)) == 1:
+        return _speak(args, lambda options, stages: say(text, speaker=args.speaker, options=options, stages=stages))
+    return _read(args, text)
+
+
+def _text_of(args: argparse.Namespace) -> str:
+    if (args.text is None) == (args.text_file is None):
+        raise ValueError("give the text to say, or --text-file FILE (one of them)")
+    if args.text_file is None:
+        return args.text
+    try:
+        return args.text_file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{args.text_file}: not UTF-8 text ({e.reason} at byte {e.start}); save it as UTF-8") from e
+    except OSError as e:
+        raise ValueError(f"{args.text_file}: cannot read it ({e.strerror or e})") from e
+
+
+def _read(args: argparse.Namespace, text: str) -> int:
+    """say --text-file (or a long text, or --takes): chunks, takes, one wav and its report."""
+    from ..bark.reading import read_text
+    from ..bark.speak import wav_path
+    from ..files import check_writable
+
+    out = wav_path(args.out)
+    check_writable([out, out.with_suffix(".json")], overwrite=args.force)  # before Bark loads
+    reading = read_text(text, out, speaker=args.speaker, options=_options(args), takes=args.takes, pause=args.pause,
+                        language=args.language, overwrite=args.force, stages=_print_stage)
+    seconds = reading.chunks[-1]["end_s"] if reading.chunks else 0.0
+    print(f"saved {reading.wav} ({seconds:.1f} s, {len(reading.chunks)} chunks) and {reading.report}",
+          file=sys.stderr)
+    return 0
+
+
+def _options(args: argparse.Namespace):
+    from ..bark.adapter import BarkOptions
+
+    return BarkOptions(
+        text_temp=getattr(args, "text_temp", 0.7), coarse_temp=args.coarse_temp, fine_temp=args.fine_temp,
+        seed=args.seed, small=args.small, offload_cpu=args.offload_cpu, device=args.device,
+    )
+
+
+def _print_stage(what: str, step: int, steps: int) -> None:
+    print(f"{what} [{step}/{steps}]" if steps > 1 else what, file=sys.stderr, flush=True)
 
 
 def _speak(args: argparse.Namespace, render) -> int:
     """Shared by mask and say: options, output checks, stage lines, the atomic wav write."""
-    from ..bark.adapter import BarkOptions
     from ..bark.speak import save_wav, wav_path
     from ..files import check_writable
 
     out = wav_path(args.out)
     check_writable([out], overwrite=args.force)  # before Bark loads (minutes), not after it spoke
-    options = BarkOptions(
-        text_temp=getattr(args, "text_temp", 0.7), coarse_temp=args.coarse_temp, fine_temp=args.fine_temp,
-        seed=args.seed, small=args.small, offload_cpu=args.offload_cpu, device=args.device,
-    )
-
-    def stages(what: str, step: int, steps: int) -> None:
-        print(f"{what} [{step}/{steps}]" if steps > 1 else what, file=sys.stderr, flush=True)
-
-    audio = render(options, stages)
+    audio = render(_options(args), _print_stage)
     written = save_wav(audio, out, overwrite=args.force)
     print(f"saved {written} ({len(audio) / BARK_SAMPLE_RATE:.1f} s)", file=sys.stderr)
     return 0

