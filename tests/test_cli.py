@@ -206,6 +206,30 @@ def test_a_first_clone_say_and_mask_print_only_our_lines_and_debug_shows_the_lib
     assert debug.returncode == 0 and "loss_type" in debug.stderr, debug.stderr[-3000:]
 
 
+@pytest.mark.slow
+def test_a_short_clip_gets_the_same_word_as_in_the_app(tmp_path, model_args):
+    sf.write(tmp_path / "short.wav", speech_like(1.5, 16_000), 16_000)
+    result = run_cli("clone", str(tmp_path / "short.wav"), "--out", str(tmp_path / "short.npz"), *model_args)
+    assert result.returncode == 0 and "note: short.wav: only 1.5 s to clone; short clips give weak clones" \
+        in result.stderr, result.stderr
+
+
+def test_the_app_says_which_option_to_change_when_its_port_or_folder_cannot_be_used(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        taken = run_cli("ui", "--port", str(port), "--speakers-dir", str(tmp_path / "speakers"), cwd=tmp_path)
+    assert taken.returncode == 1 and f"error: port {port} is in use by another program: pass another one, e.g. " \
+        "--port 7870" in taken.stderr, taken.stderr[-2000:]
+    (tmp_path / "a-file").write_text("in the way")
+    folder = run_cli("ui", "--speakers-dir", str(tmp_path / "a-file" / "speakers"), cwd=tmp_path)
+    assert folder.returncode == 1 and "cannot keep speakers in" in folder.stderr
+    assert "choose another folder with --speakers-dir" in folder.stderr and "Traceback" not in folder.stderr
+
+
 def test_help_is_useful_and_states_consent():
     top = run_cli("--help")
     clone = run_cli("clone", "--help")

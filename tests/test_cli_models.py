@@ -49,7 +49,8 @@ def test_offline_with_an_empty_cache_fails_at_once_with_what_to_do(online, voice
         "  quantizer 'German', about 210 MB: hubert-quant models import German FILE, or --quantizer PATH",
         """  hubert 'HuBERT base', about 378 MB: hubert-quant models import "HuBERT base" FOLDER, or --hubert FOLDER""",
         """  codec 'EnCodec 24 kHz', about 93 MB: hubert-quant models import "EnCodec 24 kHz" FILE, or --codec PATH"""]
-    assert len(lines) == 5 and '`hubert-quant models download German "HuBERT base" "EnCodec 24 kHz"`' in lines[4]
+    assert lines[4] == "Unset HF_HUB_OFFLINE to download them here."  # not only the command that refused
+    assert len(lines) == 6 and '`hubert-quant models download German "HuBERT base" "EnCodec 24 kHz"`' in lines[5]
     assert max(len(line) for line in lines) < 200
     assert not (tmp_path / "me.npz").exists()
 

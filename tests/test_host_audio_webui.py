@@ -302,6 +302,8 @@ def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_
                 listed = page.locator("ul.options li").all_inner_texts()
                 assert {"Grandpa", "FromCli"} <= {text.strip() for text in listed}, listed
                 page.keyboard.press("Escape")
+                page.locator("body").click(position={"x": 5, "y": 5})
+                page.wait_for_timeout(800)  # the list closed before the picture
             page.screenshot(path=str(tmp_path / f"audio-webui-{tab.split()[-1].lower()}.png"), full_page=True)
     log = host["log"].read_text()[logged_before:]
     assert "Traceback" not in log, log[-4000:]

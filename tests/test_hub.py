@@ -306,3 +306,23 @@ def test_remove_deletes_the_download_only(fake_hub, tmp_path, monkeypatch):
     (host / "tokenizer_ger.pth").write_bytes(b"host's own file")
     monkeypatch.setenv("HUBERT_QUANT_HOST_MODELS", str(host))
     assert models.remove("German") == [] and (host / "tokenizer_ger.pth").exists()
+
+
+def test_the_page_never_sends_you_back_to_the_download_that_failed(fake_hub, monkeypatch, tmp_path):
+    """Before: offline, Download in the Models tab said "Get them in the Models tab (Download)"."""
+    from hubert_quant import ui
+    from hubert_quant.models import catalogue
+
+    settings = ui.Settings(speakers_dir=tmp_path / "speakers", outputs_dir=tmp_path / "out")
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", True)
+    with pytest.raises(ModelNotFoundError) as offline:
+        models.ensure(catalogue.find("German"))
+    page = ui.missing_models_message(offline.value, settings)
+    assert "Downloads are switched off on this machine (HF_HUB_OFFLINE is set)" in page and "(Download)" not in page
+    assert "copy it from a machine that has it" in page  # one model: it
+    monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    with pytest.raises(DownloadError) as unreachable:
+        models.ensure(catalogue.find("German"))
+    page = ui.missing_models_message(unreachable.value, settings)
+    assert "Check this machine's connection, then press Download" in page

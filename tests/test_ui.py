@@ -186,7 +186,8 @@ def test_browser_clone_then_library(running, talk, tmp_path):
 
 @pytest.mark.standalone
 @pytest.mark.browser
-def test_browser_a_failed_pick_shows_one_error_and_the_models_table_shows_every_row(running, tmp_path):
+def test_browser_a_failed_pick_shows_one_error_and_the_models_table_shows_every_row(running, tmp_path, tiny,
+                                                                                  monkeypatch):
     """Before: a file that is not audio, then Pick, put "Error" on Start, End and the picture beside the
     message; the Models table scrolled inside a short box, rows below "Bark text" hidden, paths cut."""
     from hubert_quant.models import catalogue
@@ -208,18 +209,26 @@ def test_browser_a_failed_pick_shows_one_error_and_the_models_table_shows_every_
         assert page.locator("#hq-clip-picture").locator(".error:text-is('Error')").count() == 1
         page.screenshot(path=str(tmp_path / "bad-upload.png"), full_page=True)
 
+        # A model put in place elsewhere with this page open (a host's folder here; `models import` alike):
+        # the Models tab reads the models again when it is opened (before: as they were at the app's start).
+        (tmp_path / "host-models").mkdir()
+        shutil.copy(tiny / "quantizer-v1.pth", tmp_path / "host-models" / "tokenizer_large.pth")
+        monkeypatch.setattr(models.paths, "_host_dirs", [])  # this test's folder only, undone after it
+        models.add_host_dir(tmp_path / "host-models")
         page.get_by_role("tab", name="Models").click()
         names = [e.name for e in catalogue.entries()]
-        models = page.locator(".hq-table").filter(visible=True).first
-        models.get_by_text(names[-1], exact=True).first.wait_for(timeout=30_000)
+        table = page.locator(".hq-table").filter(visible=True).first
+        table.get_by_text(names[-1], exact=True).first.wait_for(timeout=30_000)
         for name in names:
-            assert models.get_by_text(name, exact=True).filter(visible=True).count() >= 1, name
+            assert table.get_by_text(name, exact=True).filter(visible=True).count() >= 1, name
         # Nothing inside the table scrolls or is cut: it grows with its rows, and long paths wrap.
-        boxed = models.evaluate("""table => [...table.querySelectorAll('*')]
+        boxed = table.evaluate("""table => [...table.querySelectorAll('*')]
             .filter(e => e.clientWidth > 0 && e.clientHeight > 0 && e.checkVisibility({visibilityProperty: true}))
             .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 2)
             .map(e => [e.className, e.textContent.slice(0, 40), e.scrollWidth, e.clientWidth])""")
         assert boxed == [], boxed
+        large = models.locate(catalogue.find("Large English"))
+        table.get_by_text(str(large), exact=True).first.wait_for(timeout=10_000)  # here, with its path
         page.screenshot(path=str(tmp_path / "models.png"), full_page=True)
     if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):
         shutil.copy(tmp_path / "bad-upload.png", DOCS / "ui-bad-upload.png")

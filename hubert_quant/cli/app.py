@@ -54,8 +54,19 @@ def run_ui(args: argparse.Namespace) -> int:
                            manage_models=not exposed or args.allow_remote_model_changes, exposure=exposure,
                            trust_requests=args.allow_remote_model_changes, **local,
                            audio_limits=audio_limits(args, ui.common.APP_LIMIT))
+    try:
+        settings.speakers_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"cannot keep speakers in {settings.speakers_dir} ({e.strerror or e}): "
+                         "choose another folder with --speakers-dir") from e
     print(f"speakers are kept in {settings.speakers_dir}", file=sys.stderr)
-    ui.launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
+    try:
+        ui.launch(settings, listen=args.listen, port=args.port, share=args.share, block=True)
+    except OSError as e:
+        if "port" not in str(e).lower():
+            raise
+        asked = f"port {args.port} is" if args.port else "the ports from 7860 on are"
+        raise ValueError(f"{asked} in use by another program: pass another one, e.g. --port 7870") from e
     return 0
 
 

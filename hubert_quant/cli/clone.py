@@ -19,6 +19,7 @@ EXAMPLES = (
     "hubert-quant clone a.wav b.wav c.wav --one-speaker alice --out speakers/",
 )
 LONG_SECONDS = 60  # past this, a whole recording is far more than a prompt uses, and slow to clone
+SHORT_SECONDS = 5  # under this, a clone is weak (the app's clip hint says the same)
 
 
 def add_clone_parser(commands) -> None:
@@ -174,6 +175,9 @@ def run_one_speaker(args: argparse.Namespace) -> int:
     written = save_speaker(prompt, target, overwrite=args.force)
     print(f"saved {written} ({prompt.duration:.1f} s from {len(prompt.metadata['parts'])} recordings)",
           file=sys.stderr)
+    if prompt.duration < SHORT_SECONDS:
+        print(f"note: the joined prompt is only {prompt.duration:.1f} s; short prompts give weak clones "
+              "(give longer clips: 5 to 15 s of speech in all works best)", file=sys.stderr)
     return 0
 
 
@@ -199,6 +203,9 @@ def _length_note(audio: Path, seconds: float, *, whole: bool) -> str:
     """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
     from ..clone import MAX_WHOLE_SECONDS
 
+    if 0 < seconds < SHORT_SECONDS:  # as the app's hint says of a short clip
+        return (f"note: {audio.name}: only {seconds:.1f} s to clone; short clips give weak clones "
+                "(5 to 15 s of clear speech works best)")
     if not whole or not LONG_SECONDS < seconds <= MAX_WHOLE_SECONDS:  # longer: clone_voice refuses it
         return ""
     return (f"note: {audio.name} is {seconds / 60:.1f} minutes long; cloning all of it takes a while, and Bark uses "

@@ -168,7 +168,9 @@ def _check_quantizer_file(path: Path) -> None:
     try:
         read_config(path)  # the zip and its .info entry: cheap, and nothing is unpickled
     except (CheckpointError, ModelNotFoundError) as e:
-        raise CatalogueError(f"{path} is not a quantizer checkpoint, so it was not added: {e}") from e
+        reason = str(e).removeprefix(f"{path}: ").removesuffix(" Download it again.").rstrip(".")
+        raise CatalogueError(f"{path} was not added: {reason}. Give the quantizer's .pth file (a torch.save zip); "
+                             "if it was downloaded, download it again") from e
 
 
 def forget(name: str) -> ModelEntry | None:

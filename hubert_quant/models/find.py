@@ -157,11 +157,17 @@ def missing_message(entries: list[ModelEntry], reason: str, advice: str, *, how:
         lines.append(line + (f": {_import_command(e)}{_by_hand(e)}" if how else ""))
     if how:
         fetch = f"hubert-quant models download {' '.join(_quoted(e.name) for e in entries)}"
-        copy = (f"on a connected machine run `{fetch}` and copy what it fetched to the same folders here "
-                "(`hubert-quant models where` lists them)")
-        lines.append({"owner": f"Whoever runs it can fetch {'them' if len(entries) > 1 else 'it'}: `{fetch}`.",
-                      "network": f"Check the connection (and HF_ENDPOINT if you use a mirror), or {copy}.",
-                      }.get(advice, copy[0].upper() + copy[1:] + "."))
+        them = "them" if len(entries) > 1 else "it"
+        copy = (f"On a connected machine: `{fetch}`, then copy what it fetched to the same folders here "
+                "(`hubert-quant models where`).")
+        if advice == "owner":
+            lines.append(f"Whoever runs it can fetch {them}: `{fetch}`.")
+            return "\n".join(lines)
+        if reason == "HF_HUB_OFFLINE is set":  # not the download command alone: it is what refused
+            lines.append(f"Unset HF_HUB_OFFLINE to download {them} here.")
+        elif advice == "network":
+            lines.append("Check the connection (and HF_ENDPOINT if you use a mirror).")
+        lines.append(copy)
     return "\n".join(lines)
 
 

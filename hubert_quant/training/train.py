@@ -60,7 +60,9 @@ def train(dataset: str | os.PathLike, out: str | os.PathLike, *, model_config: Q
     seed_everything(config.seed)
     train_pairs, val_pairs = load_split(dataset, "train"), load_split(dataset, "val")
     if not train_pairs or not val_pairs:
-        raise ValueError(f"{dataset}: needs pairs in both splits (train {len(train_pairs)}, val {len(val_pairs)})")
+        raise ValueError(f"{dataset}: needs pairs in both splits (train {len(train_pairs)}, val {len(val_pairs)}): "
+                         "a pair's split follows its id and the dataset's validation share, so with this few pairs "
+                         "one split can be empty; add pairs (dataset generate or import)")
     model = Quantizer.load(init) if init else Quantizer(model_config or QuantizerConfig(version=1))
     if model.config.input_size != train_pairs[0][1].shape[1]:
         raise ValueError(f"the model takes {model.config.input_size}-wide features, the dataset has "

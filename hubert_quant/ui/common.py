@@ -118,15 +118,21 @@ def missing_models_message(e: BaseException, settings: Settings | None) -> str:
     """Which models are missing, their sizes and where this page gets them (no server folders:
     the command line's message names those)."""
     what = models.missing_summary(e) or message(e)
+    them = "them" if len(getattr(e, "missing_entries", ())) != 1 else "it"
+    tab = settings.models_tab if settings else "Models"
+    by_hand = ("" if settings is not None and settings.host else
+               "; files copied by hand also work with hubert-quant models import NAME PATH, or by starting the app "
+               "with --quantizer/--hubert/--codec PATH")
     if settings is not None and not settings.manage_models:
-        where = "Models cannot be changed from this page: ask whoever runs it to fetch them."
-    elif settings is not None and settings.host:
-        where = f"Get them in the {settings.models_tab} tab (Download)."
+        where = f"Models cannot be changed from this page: ask whoever runs it to fetch {them}."
+    elif getattr(e, "missing_reason", "") == "HF_HUB_OFFLINE is set":  # Download would be refused the same way
+        where = (f"Downloads are switched off on this machine (HF_HUB_OFFLINE is set): start it without that to "
+                 f"download {them} in the {tab} tab, or copy {them} from a machine that has {them}{by_hand}.")
+    elif getattr(e, "missing_advice", "") == "network":
+        where = (f"Check this machine's connection, then press Download in the {tab} tab; or copy {them} from a "
+                 f"machine that has {them}{by_hand}.")
     else:
-        tab = settings.models_tab if settings else "Models"
-        where = (f"Get them in the {tab} tab (Download), or add a quantizer file you have there; files copied by "
-                 "hand also work with hubert-quant models import NAME PATH, or by starting the app with "
-                 "--quantizer/--hubert/--codec PATH.")
+        where = f"Get {them} in the {tab} tab (Download), or add a quantizer file you have there{by_hand}."
     return f"{what}\n{where}"
 
 

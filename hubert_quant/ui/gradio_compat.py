@@ -209,16 +209,17 @@ def listen(event, fn, inputs, outputs, *, concurrency_limit: int | None = None, 
 def refreshing_dropdown(choices_fn, *, refreshed_by_the_tab: bool = False, **options) -> gr.Dropdown:
     """A Dropdown whose choices are read again when it is opened (below Gradio 6: by a refresh button
     of its own, or the tab's when ``refreshed_by_the_tab``: a button of the caller that updates it)."""
-    dropdown = gr.Dropdown(choices_fn(), **options)
-
     def refresh_choices():
         return gr.update(choices=choices_fn())
 
-    if GRADIO_MAJOR < 6:
-        if not refreshed_by_the_tab:
-            gr.Button("Refresh the list", size="sm").click(refresh_choices, None, dropdown)
-    else:
-        dropdown.focus(refresh_choices, None, dropdown)
+    if GRADIO_MAJOR >= 6 or refreshed_by_the_tab:
+        dropdown = gr.Dropdown(choices_fn(), **options)
+        if GRADIO_MAJOR >= 6:
+            dropdown.focus(refresh_choices, None, dropdown)
+        return dropdown
+    with gr.Column():  # the button right under its list, not stretched beside it
+        dropdown = gr.Dropdown(choices_fn(), **options)
+        gr.Button("Refresh the list", size="sm").click(refresh_choices, None, dropdown)
     return dropdown
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import gradio as gr
 
 from .. import models
@@ -21,8 +23,13 @@ def model_rows(paths: bool = True) -> list[list]:
 
 
 def models_tab(settings: Settings) -> None:
-    table = compat.table(model_rows(paths=settings.manage_models), MODEL_COLUMNS, "Models",
+    # Read at each page load and each time the tab is opened: models imported or downloaded elsewhere since
+    # (the command line, another page) show as here.
+    rows = functools.partial(model_rows, paths=settings.manage_models)
+    table = compat.table(rows, MODEL_COLUMNS, "Models",
                          widths=["15%", "9%", "10%", "6%", "8%", "52%"])  # the path gets the room, and wraps
+    if (tab := compat.enclosing_tab()) is not None:
+        tab.select(lambda: compat.frame(rows(), MODEL_COLUMNS), None, table)
     problems = catalogue.user_problems()
     if problems:  # named by entry, not by the server's folders
         gr.Markdown("**Left out of the catalogue:** " + "; ".join(
