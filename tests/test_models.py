@@ -103,7 +103,7 @@ def test_broken_user_catalogue_is_named_and_costs_only_itself(tmp_path, tiny):
 
 def test_a_file_that_is_not_a_quantizer_is_refused_when_added(tmp_path):
     (tmp_path / "notes.pth").write_text("my notes, not a model")
-    with pytest.raises(CatalogueError, match="notes.pth was not added: not a quantizer checkpoint.*Give the quantizer's .pth file"):
+    with pytest.raises(CatalogueError, match="notes.pth was not added: not a quantizer.*Give the quantizer's .pth"):
         catalogue.add_quantizer("Notes", path=tmp_path / "notes.pth")
     assert "Notes" not in [e.name for e in catalogue.entries()]
 
