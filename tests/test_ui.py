@@ -439,3 +439,14 @@ def test_inside_a_host_whose_bark_settings_decide_our_tabs_offer_no_bark_choice_
 def test_hear_it_before_the_speaker_was_cloned_says_to_clone_first(settings):
     with pytest.raises(gr.Error, match="no speaker called 'web1' yet: press Clone first"):
         ui.do_preview("web1", "Hello.", settings=settings, progress=no_progress)
+
+
+def test_a_message_on_the_page_is_text_whatever_a_file_name_holds():
+    from hubert_quant.ui import gradio_compat as compat
+
+    error = compat.error('<img src=x onerror="alert(1)">.wav: cannot decode this file as audio\nline two')
+    if compat.LEGACY:  # 3.49 shows a message as text
+        assert "<img" in error.message
+    else:
+        assert error.message == ('&lt;img src=x onerror="alert(1)"&gt;.wav: cannot decode this file as audio'
+                                 "<br>line two")

@@ -161,12 +161,11 @@ def frame(rows: list[list], headers: list[str]):
 def error(message: str, *, sticky: bool = False, traceback: bool = False) -> gr.Error:
     """A message for the page. ``sticky``: stays until closed (4+; 3.x closes its own way);
     ``traceback``: also printed in the terminal (a routine refusal is not a crash: off by default).
-    A message of several lines keeps them: 4+ renders a message as HTML, so it is escaped and its
-    line breaks become ``<br>``; 3.x shows the text as it is."""
+    4+ renders a message as HTML, so it is escaped (a file named ``<img onerror=...>.wav`` is shown as
+    text, never run) and its line breaks become ``<br>``; 3.x shows the text as it is."""
     if LEGACY:
         return gr.Error(message)
-    if "\n" in message:
-        message = "<br>".join(html.escape(line, quote=False) for line in message.splitlines())
+    message = "<br>".join(html.escape(line, quote=False) for line in message.splitlines())
     return gr.Error(message, duration=None if sticky else 10, print_exception=traceback)
 
 
