@@ -73,7 +73,7 @@ class Codec:
         # encodec 0.1.1 uses torch's old weight_norm API; harmless, but noisy. (Built on the
         # "meta" device it would skip random initialisation, but weight_norm there runs
         # torch's Python reference ops: measured slower, 2.1 s instead of 0.4 s.)
-        with noise.quiet(FutureWarning):
+        with noise.quiet(FutureWarning, UserWarning):  # FutureWarning in torch 2.9+, UserWarning in 2.1
             model = EncodecModel.encodec_model_24khz(pretrained=False)
         problem = _state_dict_problem(state, model.state_dict())
         if problem:

@@ -10,6 +10,7 @@ file behind; the next write into that folder removes such leftovers once their p
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import os
@@ -17,7 +18,7 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,7 +37,7 @@ def atomic_write(
     failure the temporary file is removed and ``path`` is left as it was.
     """
     path = Path(path)
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:
         raise OutputExistsError(f"{path} already exists; pass --force (overwrite=True) to replace it.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,7 +79,7 @@ def check_writable(targets: list[Path], *, overwrite: bool = False) -> None:
         if path.is_dir():
             problems.append(f"{path} is a folder")
             continue
-        if path.exists() and not overwrite:
+        if os.path.lexists(path) and not overwrite:  # a link, even one to nothing, is something there
             existing.append(str(path))
         folder = path.parent
         while not folder.exists() and folder != folder.parent:
@@ -106,6 +107,62 @@ def _cannot_write_in(folder: Path) -> str:
     os.close(fd)
     os.unlink(name)
     return ""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str | os.PathLike, name: str, what: str, error: type[Exception] = WriteError, *,
+                busy: str | None = None) -> Iterator[None]:
+    """Hold ``folder``'s lock (the file ``name`` in it, ``what`` in messages, ``error`` their kind): one
+    writer at a time, across threads and processes. ``busy``: do not wait for another holder; raise
+    :class:`~hubert_quant.errors.WriteError` with that text instead (the racing-writers guard).
+
+    ``fcntl.flock`` on ``<folder>/<name>`` (each call opens it anew, so threads of one
+    process exclude each other too); ``msvcrt.locking`` on Windows; where neither exists, no lock
+    (the no-clobber links below still never replace a speaker). The lock file is opened without
+    following a link.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(folder / name, flags, 0o666)  # others sharing the folder lock it too (umask applies)
+    except OSError as e:
+        raise error(f"{what} {name} cannot be opened ({e.strerror or type(e).__name__}); remove it if it is "
+                    "a link or folder.") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise error(f"{what} {name} is not a file; remove it.")
+        if not _lock(fd, True, wait=busy is None):
+            raise WriteError(busy)
+        try:
+            yield
+        finally:
+            _lock(fd, False)
+    finally:
+        os.close(fd)
+
+
+def _lock(fd: int, lock: bool, *, wait: bool = True) -> bool:
+    """Take (or give back) the lock on ``fd``; False if ``wait`` is off and someone else holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: msvcrt, retried (it gives up after 10 s); elsewhere none (documented)
+        try:
+            import msvcrt
+        except ImportError:
+            return True
+        os.lseek(fd, 0, os.SEEK_SET)
+        mode = (msvcrt.LK_LOCK if wait else msvcrt.LK_NBLCK) if lock else msvcrt.LK_UNLCK
+        while True:
+            with contextlib.suppress(OSError):
+                return msvcrt.locking(fd, mode, 1) or True
+            if not wait:
+                return False
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)) if lock else fcntl.LOCK_UN)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _write_error(path: Path, e: OSError) -> OSError:

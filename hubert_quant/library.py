@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HubertQuantError, OutputExistsError, SpeakerFileError
+from .files import folder_lock
 from .speaker import (
     MAX_FILE_BYTES,
     SpeakerPrompt,
@@ -153,60 +154,31 @@ def list_speakers(folder: str | os.PathLike) -> list[SpeakerInfo]:
             found.append(SpeakerInfo(name, path, problem=f"{filename}: {file_kind(info.st_mode)}, not a file; links "
                                                          "and special files are never read."))
             continue
-        try:
-            prompt = load_speaker(path, name=filename)
-        except Exception as e:  # noqa: BLE001 - one bad file is listed with its problem; the rest still work
-            found.append(SpeakerInfo(name, path, problem=_problem(e, filename)))
+        key = (str(path), info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns)
+        if key not in _READ:  # a file is read and checked once while it stays the same file (refreshes are free)
+            try:
+                prompt = load_speaker(path, name=filename)
+                meta = prompt.metadata or {}
+                _READ[key] = (round(prompt.duration, 2), str(meta.get("quantizer", "")), str(meta.get("created", "")))
+            except Exception as e:  # noqa: BLE001 - one bad file is listed with its problem; the rest still work
+                _READ[key] = _problem(e, filename)
+            if len(_READ) > 100_000:
+                _READ.clear()
+        if isinstance(_READ.get(key), str):
+            found.append(SpeakerInfo(name, path, problem=_READ[key]))
             continue
-        meta = prompt.metadata or {}
         preview = folder / f"{name}{PREVIEW_SUFFIX}" if _preview_of(entries, name, info) else None
-        found.append(SpeakerInfo(name, path, round(prompt.duration, 2), str(meta.get("quantizer", "")),
-                                 str(meta.get("created", "")), preview))
+        found.append(SpeakerInfo(name, path, *_READ[key], preview))
     return found
 
 
-@contextlib.contextmanager
-def locked(folder: str | os.PathLike) -> Iterator[None]:
-    """Hold ``folder``'s library lock: one change at a time, across threads and processes.
-
-    ``fcntl.flock`` on ``<folder>/.hubert-quant.lock`` (each call opens it anew, so threads of one
-    process exclude each other too); ``msvcrt.locking`` on Windows; where neither exists, no lock
-    (the no-clobber links below still never replace a speaker). The lock file is opened without
-    following a link. Keep slow work (models) outside.
-    """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-    try:
-        fd = os.open(folder / LOCK_NAME, flags, 0o666)  # others sharing the folder lock it too (umask applies)
-    except OSError as e:
-        raise SpeakerFileError(f"the speaker library's lock file {LOCK_NAME} cannot be opened "
-                               f"({e.strerror or type(e).__name__}); remove it if it is a link or folder.") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SpeakerFileError(f"the speaker library's lock file {LOCK_NAME} is not a file; remove it.")
-        _lock(fd, True)
-        try:
-            yield
-        finally:
-            _lock(fd, False)
-    finally:
-        os.close(fd)
+_READ: dict[tuple, tuple | str] = {}  # (path, device, inode, size, mtime) -> what list_speakers read there
 
 
-def _lock(fd: int, lock: bool) -> None:
-    try:
-        import fcntl
-    except ImportError:  # Windows: msvcrt, retried (it gives up after 10 s); elsewhere none (documented)
-        try:
-            import msvcrt
-        except ImportError:
-            return
-        os.lseek(fd, 0, os.SEEK_SET)
-        while True:
-            with contextlib.suppress(OSError):
-                return msvcrt.locking(fd, msvcrt.LK_LOCK if lock else msvcrt.LK_UNLCK, 1)
-    fcntl.flock(fd, fcntl.LOCK_EX if lock else fcntl.LOCK_UN)
+def locked(folder: str | os.PathLike, *, busy: str | None = None):
+    """Hold ``folder``'s library lock: one change at a time, across threads and processes (see
+    :func:`hubert_quant.files.folder_lock`). Keep slow work (models) outside."""
+    return folder_lock(folder, LOCK_NAME, "the speaker library's lock file", SpeakerFileError, busy=busy)
 
 
 def taken(folder: str | os.PathLike, name: str) -> bool:

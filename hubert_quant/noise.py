@@ -1,7 +1,8 @@
 """Library notices we cannot fix, silenced where they arise, so that a normal clone, say or mask
-prints only our own lines: deprecations inside encodec 0.1.1 (weight_norm) and TorchScript
-(``jit.load``/``jit.trace``), transformers' notes while HuBERT loads or is traced (a ``loss_type``
-it does not know, unused weights, its loading bar). ``--debug`` shows them all (:data:`SHOW`).
+prints only our own lines: deprecations inside encodec 0.1.1 (weight_norm), TorchScript
+(``jit.load``/``jit.trace``) and torch 2.1 (TypedStorage, on every load), transformers' notes while
+HuBERT loads or is traced (a ``loss_type`` it does not know, unused weights, its loading bar) and
+while Bark's tokenizer loads. ``--debug`` shows them all (:data:`SHOW`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 MAX_CHARS = 220  # about 14 s of speech: what Bark's text stage generates in one go
 TARGET_CHARS = 150  # short sentences are joined up to this: fewer, more natural generations
+_NEAR = 32  # how far around a mark its context is read (linear time on any text)
 
 # Sentence marks of the scripts Bark speaks and their neighbours: Latin, Greek (;), Armenian, Arabic,
 # Urdu, Devanagari, Ethiopic, Myanmar, CJK full-width and half-width, and the ellipsis.
@@ -89,25 +90,30 @@ def sentence_spans(text: str, language: str = "en") -> list[tuple[int, int]]:
 
 
 def _ends_sentence(text: str, i: int, language: str, abbreviations: set[str]) -> bool:
-    """Whether the mark at ``i`` ends a sentence (not "Dr.", "J. R.", "3.14", "z. B.", "am 3. Mai")."""
+    """Whether the mark at ``i`` ends a sentence (not "Dr.", "J. R.", "3.14", "z. B.", "am 3. Mai").
+    Looks at most ``_NEAR`` characters either side, so a whole text is cut in linear time."""
     mark = text[i]
+    after = i + 1
+    while after < len(text) and after - i <= _NEAR and (text[after] in _CLOSERS or text[after] in _ENDS):
+        after += 1
     if mark in _FULL_WIDTH_ENDS:  # no space after it; but a quote closed after it may go on: 「行こう。」と彼は言った。
-        after = i + 1
-        while after < len(text) and text[after] in _CLOSERS:
-            after += 1
-        return after == i + 1 or after == len(text) or text[after].isspace() or text[after] in _OPENERS
-    rest = text[i + 1:].lstrip("".join(_CLOSERS) + _ENDS)
-    if rest and not rest[0].isspace():
+        return (after == i + 1 or after == len(text) or text[after].isspace() or text[after] in _OPENERS
+                or text[after - 1] not in _CLOSERS)
+    if after < len(text) and not text[after].isspace():
         return False  # "3.14", "e.g.x", "Yahoo!Mail": no space, no end
     if mark == ";" and language.split("-")[0].lower() != "el":
         return False  # a semicolon ends a sentence in Greek only; elsewhere it joins clauses
-    following = rest.lstrip()
-    if following and following[0].islower():
+    following = after
+    while following < len(text) and following - after <= _NEAR and text[following].isspace():
+        following += 1
+    if following < len(text) and text[following].islower():
         return False  # 'He said "Stop!" and left.', "Wait... then go."
     if mark != ".":
         return True
-    word = re.search(r"([\w.]+)$", text[:i])
-    word = word.group(1).lower() if word else ""
+    start = i
+    while start > 0 and i - start < _NEAR and (text[start - 1].isalnum() or text[start - 1] in "._"):
+        start -= 1
+    word = text[start:i].lower()
     if word in abbreviations or (len(word) == 1 and word.isalpha()):
         return False  # an abbreviation or an initial
     return not (word.isdigit() and len(word) <= 2 and language.split("-")[0].lower() in ORDINAL_DOT)

@@ -55,6 +55,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import noise
 from .errors import CheckpointError
 
 ZIP_MAGIC = b"PK\x03\x04"  # torch's own test (serialization._is_zipfile): anything else is read as a legacy pickle
@@ -231,7 +232,8 @@ def load_tensors(path: str | os.PathLike, *, mmap: bool = True):
     checkpoint(path)
     try:
         # str: torch 2.1 maps only a path given as a string.
-        return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap and os.name == "posix")
+        with noise.quiet(UserWarning):  # torch 2.1's TypedStorage deprecation, on every load
+            return torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap and os.name == "posix")
     except pickle.UnpicklingError as e:
         raise _refused_by_torch(str(path), e) from e
 

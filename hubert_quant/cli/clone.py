@@ -140,6 +140,9 @@ def run_clone(args: argparse.Namespace) -> int:
                 if args.auto:
                     tqdm.write(f"{audio.name}: picked {_picked(prompt.metadata['segment'])}", file=sys.stderr)
                 tqdm.write(f"saved {written}", file=sys.stderr)
+                if prompt.duration < SHORT_SECONDS:  # as the app's hint says of a short clip
+                    tqdm.write(f"note: {audio.name}: only {prompt.duration:.1f} s was cloned; short clips give weak "
+                               "clones (5 to 15 s of clear speech works best)", file=sys.stderr)
     if failures:
         print(f"error: {failures} of {len(pairs)} files failed", file=sys.stderr)
     return 1 if failures else 0
@@ -203,9 +206,6 @@ def _length_note(audio: Path, seconds: float, *, whole: bool) -> str:
     """A word before cloning a long recording whole: it takes a while, and only a short part matters."""
     from ..clone import MAX_WHOLE_SECONDS
 
-    if 0 < seconds < SHORT_SECONDS:  # as the app's hint says of a short clip
-        return (f"note: {audio.name}: only {seconds:.1f} s to clone; short clips give weak clones "
-                "(5 to 15 s of clear speech works best)")
     if not whole or not LONG_SECONDS < seconds <= MAX_WHOLE_SECONDS:  # longer: clone_voice refuses it
         return ""
     return (f"note: {audio.name} is {seconds / 60:.1f} minutes long; cloning all of it takes a while, and Bark uses "

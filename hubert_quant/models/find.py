@@ -52,7 +52,8 @@ def ensure(entry: ModelEntry, *, progress: hub.Progress | None = None) -> Path:
     try:
         return _download(entry, progress or hub.tqdm_progress())
     except DownloadError as e:  # the network is down (or the server failed): say how to get it by hand too
-        unreachable = re.match(r"could not reach (\S+) to download \S+ (\(.*?\))\. Check the connection", str(e))
+        unreachable = re.match(r"could not reach (\S+) to download \S+ (\(.*?\))\. Check the connection", str(e),
+                               flags=re.S)
         if unreachable:
             raise _missing(DownloadError, [entry], "this machine could not reach " + " ".join(unreachable.groups()),
                            "network") from e
