@@ -20,6 +20,7 @@ import io
 import json
 import os
 import random
+import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -179,31 +180,45 @@ def _keep(parts: Path, i: int, spoken: str, base: int, takes: int, judged: list,
     atomic_write_bytes(parts / f"chunk-{i:05d}.json", json.dumps(record).encode(), overwrite=True)
 
 
+def _frames(data: bytes | None) -> bytes | None:
+    """The 16-bit mono frames at Bark's rate of a part's wav bytes; None for anything else."""
+    try:
+        with wave.open(io.BytesIO(data or b"")) as part:
+            if (part.getnchannels(), part.getsampwidth(), part.getframerate()) != (1, 2, BARK_SAMPLE_RATE):
+                return None
+            return part.readframes(part.getnframes())
+    except (wave.Error, EOFError):
+        return None
+
+
 def _assemble(chunks, parts: Path, base: int, takes: int, wav: Path, report_path: Path, pause: float, speaker,
               overwrite: bool) -> Reading:
-    """Join the kept takes with pauses into ``wav``, streamed from the parts (memory: one chunk)."""
-    import soundfile as sf
-
-    silence = np.zeros(int(round(pause * BARK_SAMPLE_RATE)), dtype=np.float32)
+    """Join the kept takes with pauses into ``wav``, streamed from the parts (memory: one chunk). The
+    parts are our own 16-bit wavs at Bark's rate: their frames are copied as they are (``wave``), not
+    decoded again (audio files of the user's are opened by :mod:`hubert_quant.audio` only)."""
+    silence = bytes(2 * int(round(pause * BARK_SAMPLE_RATE)))
     entries, at = [], 0
 
     def write(f) -> None:
         nonlocal at
-        with sf.SoundFile(f, "w", samplerate=BARK_SAMPLE_RATE, channels=1, subtype="PCM_16", format="WAV") as out:
+        with wave.open(f, "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(BARK_SAMPLE_RATE)
             for i, chunk in enumerate(chunks):
                 record = _done(parts, i, chunk.spoken, base, takes)
-                if record is None:
+                frames = _frames(_part_audio(parts, i, record)) if record is not None else None
+                if frames is None:
                     raise WriteError(f"chunk {i + 1} of {len(chunks)} changed in {parts} while it was read; run again")
                 if i:
-                    out.write(silence)
-                    at += silence.size
-                samples, _ = sf.read(io.BytesIO(_part_audio(parts, i, record)), dtype="float32")
-                out.write(samples)
+                    out.writeframes(silence)
+                    at += len(silence) // 2
+                out.writeframes(frames)
                 entries.append({"index": i, "text": chunk.text, "start_char": chunk.start,
                                 "start_s": round(at / BARK_SAMPLE_RATE, 3),
-                                "end_s": round((at + samples.size) / BARK_SAMPLE_RATE, 3),
+                                "end_s": round((at + len(frames) // 2) / BARK_SAMPLE_RATE, 3),
                                 "seed": record["seed"], "takes": record["takes"], "kept": record["kept"]})
-                at += samples.size
+                at += len(frames) // 2
 
     atomic_write(wav, write, overwrite=overwrite)
     report = {"wav": wav.name, "speaker": str(speaker) if isinstance(speaker, (str, os.PathLike)) else None,
