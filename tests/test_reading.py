@@ -91,7 +91,15 @@ def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_installed, sp
     seen.clear()
     regenerated = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"),
                             only={0})  # one chunk again, the others kept
-    assert [s for n, _, s in seen if n == "text_to_semantic"] == [9] and regenerated.wav.is_file()
+    # Made again with a new seed (the same one would give the same take back); the other chunks are kept as they were.
+    assert [s for n, _, s in seen if n == "text_to_semantic"] == [9 + 1] and regenerated.wav.is_file()
+    before, after = again.chunks, regenerated.chunks
+    assert after[0]["seed"] == 10 and after[0]["attempt"] == 1 and before[0]["attempt"] == 0
+    assert [c["seed"] for c in after[1:]] == [c["seed"] for c in before[1:]]
+    seen.clear()
+    once_more = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"),
+                          overwrite=True)
+    assert seen == [] and once_more.chunks[0]["seed"] == 10  # a plain re-run keeps the chunk made again
 
 
 def test_a_babbling_take_loses_to_one_that_fits_its_text():

@@ -35,7 +35,7 @@ from . import takes as judging
 from .adapter import BarkOptions
 from .speak import Stages, resolve_speaker, wav_path
 
-SEED_STEP = 1000  # chunk i's takes use seeds seed + i * SEED_STEP + take
+SEED_STEP = 1000  # chunk i's takes use seeds seed + i * SEED_STEP + attempt * takes + take
 MAX_RECORD_BYTES = 1 << 20  # a chunk's report or the plan: far more than they hold
 MAX_PART_BYTES = 64 << 20  # a chunk's audio: 14 s at 24 kHz is 0.7 MB
 
@@ -57,7 +57,8 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
 
     takes: Bark generations per chunk; the best by :func:`takes.judge` is kept (``voice`` adds a
         voice-similarity measure). pause: seconds of silence between chunks.
-    only: chunk indexes to generate again (the others are reused from ``OUT.parts/``).
+    only: chunk indexes to make again, with new seeds (a different take); the others are reused from
+        ``OUT.parts/``.
     The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
     parts folder, so a re-run continues with it.
     """
@@ -102,17 +103,19 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     with explain_out_of_memory("running Bark", options.device):
         for i in todo:
             spoken, judged, kept_audio = chunks[i].spoken, [], None
+            attempt = _next_attempt(parts, i, spoken, base, takes) if only is not None and i in only else 0
+            first = _first_seed(base, i, takes, attempt)
             for t in range(takes):
                 step += 1
                 stages(f"chunk {i + 1}/{len(chunks)}, take {t + 1}/{takes}", step, steps)
-                seed = base + i * SEED_STEP + t
+                seed = first + t
                 take_options = dataclasses.replace(options, seed=seed)
                 semantic = text_to_semantic(spoken, history, take_options)  # the speaker's own prompt, always
                 audio = semantic_to_audio(semantic, history, take_options, seed_offset=1)[0]
                 judged.append(judging.judge(audio, spoken, seed, voice=voice))
                 if judging.best(judged) == t:
                     kept_audio = audio
-            _keep(parts, i, spoken, base, takes, judged, kept_audio)
+            _keep(parts, i, spoken, first, attempt, judged, kept_audio)
     return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, replace)
 
 
@@ -149,10 +152,23 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _first_seed(base: int, i: int, takes: int, attempt: int) -> int:
+    """The seed of chunk ``i``'s first take; each attempt (making the chunk again) draws new ones."""
+    return base + i * SEED_STEP + (attempt * takes) % (SEED_STEP - takes + 1)
+
+
+def _next_attempt(parts: Path, i: int, spoken: str, base: int, takes: int) -> int:
+    """The attempt after the one chunk ``i`` was last made with (0 if it was never made)."""
+    record = _done(parts, i, spoken, base, takes)
+    return record["attempt"] + 1 if record is not None else 0
+
+
 def _done(parts: Path, i: int, spoken: str, base: int, takes: int) -> dict | None:
     """The report of chunk ``i`` kept in ``parts``, if it was made from this text, seed and number of takes."""
     record = _record(parts / f"chunk-{i:05d}.json")
-    if (record is None or record.get("text") != spoken or record.get("seed") != base + i * SEED_STEP
+    attempt = record.get("attempt") if record is not None else None
+    if (record is None or record.get("text") != spoken or not _is_int(attempt) or not 0 <= attempt < 10**6
+            or record.get("seed") != _first_seed(base, i, takes, attempt)
             or not isinstance(record.get("takes"), list) or len(record["takes"]) != takes
             or not _is_int(record.get("kept")) or not 0 <= record["kept"] < takes
             or not isinstance(record.get("sha256"), str)):
@@ -171,11 +187,11 @@ def _part_audio(parts: Path, i: int, record: dict) -> bytes | None:
     return data if ok else None
 
 
-def _keep(parts: Path, i: int, spoken: str, base: int, takes: int, judged: list, audio: np.ndarray) -> None:
+def _keep(parts: Path, i: int, spoken: str, first: int, attempt: int, judged: list, audio: np.ndarray) -> None:
     from .speak import save_wav
 
     written = save_wav(audio, parts / f"chunk-{i:05d}.wav", overwrite=True)
-    record = {"text": spoken, "seed": base + i * SEED_STEP, "takes": [t.report() for t in judged],
+    record = {"text": spoken, "seed": first, "attempt": attempt, "takes": [t.report() for t in judged],
               "kept": judging.best(judged), "sha256": hashlib.sha256(written.read_bytes()).hexdigest()}
     atomic_write_bytes(parts / f"chunk-{i:05d}.json", json.dumps(record).encode(), overwrite=True)
 
@@ -217,7 +233,8 @@ def _assemble(chunks, parts: Path, base: int, takes: int, wav: Path, report_path
                 entries.append({"index": i, "text": chunk.text, "start_char": chunk.start,
                                 "start_s": round(at / BARK_SAMPLE_RATE, 3),
                                 "end_s": round((at + len(frames) // 2) / BARK_SAMPLE_RATE, 3),
-                                "seed": record["seed"], "takes": record["takes"], "kept": record["kept"]})
+                                "seed": record["seed"], "attempt": record["attempt"], "takes": record["takes"],
+                                "kept": record["kept"]})
                 at += len(frames) // 2
 
     atomic_write(wav, write, overwrite=overwrite)
