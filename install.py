@@ -30,6 +30,10 @@ ROOT = Path(__file__).resolve().parent
 # Linux x86-64 (the CUDA 13 builds, run on the CPU too).
 TORCH_PAIR = ("torch==2.11.0", "torchaudio==2.11.0")
 MIN_PYTHON = (3, 10)
+# The speaker-similarity model (hubert_quant.voice): its weights come in Resemblyzer's wheel. Its code is
+# not used, so neither are its dependencies (librosa; webrtcvad, which needs a compiler on some systems):
+# installed with --no-deps, it adds this one package and changes none.
+SPEAKER_MODEL = "resemblyzer==0.1.4"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.unlink(pins.name)
 
+    if not speaker_model_installed():
+        print(f"installing the speaker-similarity model ({SPEAKER_MODEL}'s weights, without its dependencies)")
+        if pip("install", "--no-deps", SPEAKER_MODEL) != 0:
+            return fail(f"pip could not install {SPEAKER_MODEL}. See pip's message above; check the network or "
+                        "proxy, then run this script again.")
+
     code = "import hubert_quant, encodec, bark, transformers, soundfile; print(hubert_quant.__version__)"
     check = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if check.returncode != 0:
@@ -84,6 +94,12 @@ def bark_importable() -> bool:
     result = subprocess.run([sys.executable, "-c", "import importlib.util, sys; "
                              "sys.exit(importlib.util.find_spec('bark') is None)"], capture_output=True)
     return result.returncode == 0
+
+
+def speaker_model_installed() -> bool:
+    """Whether Resemblyzer's package (the speaker-similarity model's weights) is here; not imported."""
+    code = "import importlib.metadata as m; m.distribution('resemblyzer')"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
 
 
 def working_torch_pair() -> tuple[str, str] | None:

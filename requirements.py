@@ -13,11 +13,15 @@ import importlib
 import importlib.util
 
 # module -> the name pip installs it by; only packages the host does not pin.
-PACKAGES = {"soundfile": "soundfile", "tqdm": "tqdm", "encodec": "encodec", "silero_vad": "silero-vad"}
+PACKAGES = {"soundfile": "soundfile", "tqdm": "tqdm", "encodec": "encodec", "silero_vad": "silero-vad",
+            "resemblyzer": "resemblyzer"}
+# Installed without their dependencies, at this version: Resemblyzer's wheel carries the speaker-similarity
+# model's weights, and nothing of its code or of what it depends on (librosa, webrtcvad) is used.
+WITHOUT_DEPENDENCIES = {"resemblyzer": "0.1.4"}
 
 
 def missing() -> list[str]:
-    """Pip names of the packages this Python cannot import."""
+    """Pip names of the packages this Python cannot find (found without importing them)."""
     importlib.invalidate_caches()
     return [name for module, name in PACKAGES.items() if importlib.util.find_spec(module) is None]
 
@@ -25,4 +29,11 @@ def missing() -> list[str]:
 def requirements():
     from setup_tools.magicinstaller.requirement import SimpleRequirementInit
 
-    return [SimpleRequirementInit(name) for name in missing()]
+    class WithoutDependencies(SimpleRequirementInit):
+        """The host's requirement, installed by the host's own pip call with --no-deps added."""
+
+        def install(self):
+            return self.install_pip(f"--no-deps {self.package_name}=={self.version}", self.package_name)
+
+    return [WithoutDependencies(name, version=WITHOUT_DEPENDENCIES[name]) if name in WITHOUT_DEPENDENCIES
+            else SimpleRequirementInit(name) for name in missing()]

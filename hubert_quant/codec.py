@@ -113,6 +113,14 @@ class Codec:
             on_window(done, len(starts))
         return out
 
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Audio of codes (8, C): float32 (C * 320,) at 24 kHz (a speaker prompt's voice, heard)."""
+        import torch
+
+        with torch.inference_mode():
+            frames = torch.from_numpy(np.asarray(codes, dtype=np.int64))[None].to(self.device)
+            return self.model.decode([(frames, None)])[0, 0].float().cpu().numpy()
+
     def _encode(self, samples) -> np.ndarray:
         """samples (n,) -> codes (8, ceil(n / 320)) in a single pass."""
         import torch

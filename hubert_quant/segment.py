@@ -14,8 +14,10 @@ voice notes and podcasts, so the part is found for them:
 
 No cloning model runs here: the choice costs the VAD's pass and some numpy (0.5 s a minute of
 audio on 2 CPU cores, 1.3x the VAD's pass alone: scripts/bench_segment.py). Limits: the VAD
-tells speech from non-speech, not one speaker from another; the pitch check only catches a
-second voice that is pitched differently (a man and a woman, say).
+tells speech from non-speech, not one speaker from another; that is the speaker-similarity model's
+part (hubert_quant.voice, where installed): each stretch of 1 s or more is compared with the
+recording's main voice, so a second voice is caught even at the same pitch (measured on espeak-ng
+voices; a very similar voice can pass). The pitch check stays for stretches too short to tell.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from .audio import MIN_SECONDS
 from .constants import HUBERT_SAMPLE_RATE
 from .errors import AudioError, ModelNotFoundError
 from .measures import BLOCK, FRAME, FRAME_SECONDS, SILENT_DB, Clipping, levels, pitch
+from .voice import voice_match
 
 SHORTEST, LONGEST = 5.0, 15.0  # seconds: what clones work best from
 IDEAL = (8.0, 12.0)  # inside the range, the lengths that lose no points
 LEAD, TAIL = 0.2, 0.3  # seconds of the pause kept before the first and after the last word
+VOICE_MATCH = 0.78  # a stretch less like the main voice than this is taken for another speaker
 CUT = 0.02  # a part's end (or start) with less pause than this beside it cuts a word
 JOIN_PAUSE = 0.5  # seconds of silence between clips joined into one prompt
 COMBINED_LONGEST = 15.0  # a joined prompt's length at most; Bark reads only its last ~7 s anyway
@@ -76,6 +80,8 @@ class Analysis:
 
     level_db: (F,) RMS level of each frame in dBFS; clipped: (F,) fraction of clipped samples;
     f0: (F,) pitch in Hz, NaN where unvoiced; speech: [(start, end)] seconds, from the VAD.
+    voice_match: per stretch, how alike its voice is to the recording's main voice (hubert_quant.voice;
+    empty where that model is not installed); NaN for a stretch too short to tell (under 1 s).
     """
 
     duration: float
@@ -83,6 +89,7 @@ class Analysis:
     clipped: np.ndarray
     f0: np.ndarray
     speech: tuple[tuple[float, float], ...]
+    voice_match: tuple[float, ...] = ()  # per speech stretch: its voice's similarity to the main voice's
 
     @property
     def main_pitch(self) -> float:
@@ -114,9 +121,10 @@ def analyse(samples: np.ndarray, rate: int, *, progress: Progress | None = None,
     else:
         wav = np.asarray(samples, dtype=np.float32)
     n_frames = len(wav) // FRAME
+    speech = speech_stretches(wav, progress=progress)
     return Analysis(duration=clipping.seconds or len(wav) / HUBERT_SAMPLE_RATE, level_db=levels(wav, n_frames),
-                    clipped=clipping.per_frame(n_frames), f0=pitch(wav, n_frames),
-                    speech=speech_stretches(wav, progress=progress))
+                    clipped=clipping.per_frame(n_frames), f0=pitch(wav, n_frames), speech=speech,
+                    voice_match=voice_match(wav, speech))
 
 
 def read_16k(path, *, start: float | None = None, end: float | None = None, limits=None) -> tuple[np.ndarray, Clipping]:
@@ -327,6 +335,9 @@ def _score(analysis: Analysis, start: float, end: float, start_pause: float, end
         if voiced.size >= 5:
             region_pitches.append(float(np.median(voiced)))
     pauses = [inside[k + 1][0] - inside[k][1] for k in range(len(inside) - 1)]
+    # voice_match is empty where the model is not installed; NaN (m != m) for stretches too short to tell
+    matches = [m for (s, e), m in zip(analysis.speech, analysis.voice_match, strict=False)
+               if e > start and s < end and m == m]
     measures = {
         "speech_ratio": speech_time / (end - start),
         "longest_pause": max(pauses, default=0.0),
@@ -336,6 +347,7 @@ def _score(analysis: Analysis, start: float, end: float, start_pause: float, end
         "level_spread_db": float(np.std(region_levels)) if len(region_levels) > 1 else 0.0,
         "pitch_offset": max((abs(12 * math.log2(p / main_pitch)) for p in region_pitches), default=0.0)
         if math.isfinite(main_pitch) else 0.0,
+        "voice_match": min(matches, default=1.0),
         "pause_after": end_pause,
         "pause_before": start_pause,
         "duration": end - start,
@@ -377,6 +389,9 @@ def _penalties(m: dict[str, float], ideal: tuple[float, float] = IDEAL) -> list[
     if m["pitch_offset"] > 4:
         found.append((6 * (m["pitch_offset"] - 4), f"a voice pitched {m['pitch_offset']:.0f} semitones from the "
                                                      "recording's main voice (another speaker?)"))
+    if m.get("voice_match", 1.0) < VOICE_MATCH:
+        found.append((min(60.0, 200 * (VOICE_MATCH - m["voice_match"])), "another voice in it (voice similarity "
+                      f"{m['voice_match']:.2f} to the recording's main voice)"))
     # Bark continues from the end: the end matters most. "Mid-speech" only where a word is cut (no pause
     # at all, as the Clone tab's hint judges a clip); a part ending just after its last word, where the
     # recording ends, is said to have a short pause.

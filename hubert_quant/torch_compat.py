@@ -238,6 +238,34 @@ def load_tensors(path: str | os.PathLike, *, mmap: bool = True):
         raise _refused_by_torch(str(path), e) from e
 
 
+def load_known_tensors(path: str | os.PathLike, sha256: str, *, what: str, fix: str):
+    """The tensors of the one file whose digest is ``sha256``, unpickled with ``weights_only=True``.
+
+    For weights that come inside a package in torch's pre-1.6 format, which the archive guard
+    (:func:`checkpoint`) cannot read: only the exact file we checked is loaded, and nothing else
+    that might be put in its place. Raises :class:`CheckpointError` naming ``what`` and ``fix``.
+    """
+    import hashlib
+
+    import torch
+
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as e:
+        raise CheckpointError(f"{path}: {what} could not be read ({e.strerror or e}); {fix}") from None
+    if digest.hexdigest() != sha256:
+        raise CheckpointError(f"{path} is not the file {what} should be (its content differs from the released "
+                              f"one); it was not loaded. {fix}")
+    try:
+        with noise.quiet(UserWarning):
+            return torch.load(str(path), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError) as e:
+        raise _refused_by_torch(str(path), e) from e
+
+
 def _refused_by_torch(what: str, error: BaseException) -> CheckpointError:
     reason = " ".join(str(error).split()[:24])
     return CheckpointError(f"{what}: refused to load: torch's weights-only loader found Python objects other than "

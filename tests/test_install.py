@@ -35,7 +35,9 @@ def test_working_pair_is_left_alone_and_pinned(install, monkeypatch, capsys):
         return 0
 
     monkeypatch.setattr(install, "pip", fake_pip)
+    monkeypatch.setattr(install, "speaker_model_installed", lambda: False)
     assert install.main(["--dev"]) == 0
+    assert ("install", "--no-deps", install.SPEAKER_MODEL) in calls  # its weights only: nothing it depends on
     assert not any(install.TORCH_PAIR[0] in " ".join(map(str, c)) for c in calls)  # torch not reinstalled
     assert "torch==2.5.1\ntorchaudio==2.5.1\n" in calls
     assert calls[0][-1].endswith("[dev]")

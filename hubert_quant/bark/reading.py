@@ -51,12 +51,14 @@ class Reading:
 
 def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
               takes: int = 1, pause: float = 0.3, language: str = "en", max_chars: int = MAX_CHARS,
-              voice: judging.VoiceJudge | None = None, overwrite: bool = False, progress=None,
+              voice: judging.VoiceJudge | str | None = "auto", overwrite: bool = False, progress=None,
               stages: Stages | None = None, only: set[int] | None = None) -> Reading:
     """Read ``text`` in ``speaker``'s voice into ``out`` (a 24 kHz wav) and ``out``.json.
 
-    takes: Bark generations per chunk; the best by :func:`takes.judge` is kept (``voice`` adds a
-        voice-similarity measure). pause: seconds of silence between chunks.
+    takes: Bark generations per chunk; the best by :func:`takes.judge` is kept. voice: a judge of how
+        alike a take's voice is to the speaker's; "auto": the speaker-similarity model
+        (:mod:`hubert_quant.voice`) against the speaker's prompt, heard, where the model is installed and
+        there is a speaker; None: none. pause: seconds of silence between chunks.
     only: chunk indexes to make again, with new seeds (a different take); the others are reused from
         ``OUT.parts/``.
     The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
@@ -99,6 +101,8 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     if todo:
         stages("loading Bark", 1, 1)
         load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)
+        if voice == "auto":
+            voice = _voice_judge(prompt, options)
     steps, step = len(todo) * takes, 0
     with explain_out_of_memory("running Bark", options.device):
         for i in todo:
@@ -117,6 +121,16 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
                     kept_audio = audio
             _keep(parts, i, spoken, first, attempt, judged, kept_audio)
     return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, replace)
+
+
+def _voice_judge(prompt, options: BarkOptions) -> judging.VoiceJudge | None:
+    """Takes judged against the speaker's own prompt as Bark hears it (its fine codes, decoded)."""
+    from .. import voice
+    from .adapter import decode_fine
+
+    if prompt is None or not voice.available():
+        return None
+    return voice.judge_against(decode_fine(prompt.fine, options), BARK_SAMPLE_RATE)
 
 
 def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:

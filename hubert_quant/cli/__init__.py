@@ -19,6 +19,7 @@ EXAMPLES = (
     "hubert-quant clone podcast.mp3 --auto --out host.npz",
     "hubert-quant mask talk.wav --speaker me.npz --out as-me.wav",
     'hubert-quant say "Hello, this is my cloned voice." --speaker me.npz --out hello.wav',
+    "hubert-quant compare me.wav take1.wav take2.wav",
     "hubert-quant ui",
     "hubert-quant models download German",
     "hubert-quant COMMAND --help    # each command's options and examples",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .. import __version__
     from .app import add_app_parser
     from .clone import add_clone_parser
+    from .compare import add_compare_parser
     from .models import add_models_parser
     from .speak import add_speak_parsers
     from .train import add_train_parsers
@@ -43,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_clone_parser(commands)
     add_speak_parsers(commands)
+    add_compare_parser(commands)
     add_app_parser(commands)
     add_models_parser(commands)
     add_train_parsers(commands)

@@ -41,7 +41,8 @@ def add_speak_parsers(commands) -> None:
                      help="what to say; a text longer than Bark speaks at once is cut into chunks")
     say.add_argument("--text-file", type=Path, default=None, help="read the text from this UTF-8 file instead")
     say.add_argument("--takes", type=int, default=1,
-                     help="generations per chunk; the best is kept (length, silences, clipping) (default 1)")
+                     help="generations per chunk; the best is kept, judged by voice similarity to the speaker, "
+                          "length, silences and clipping (default 1)")
     say.add_argument("--pause", type=float, default=0.3, help="seconds of silence between chunks (default 0.3)")
     say.add_argument("--language", default="en",
                      help="the text's language code, for where its sentences end (default en)")

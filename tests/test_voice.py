@@ -1,0 +1,192 @@
+"""The speaker-similarity model (hubert_quant.voice): real speech (espeak-ng voices, sox-changed copies),
+the takes it helps choose, `compare`, and the guard on its weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import load_script, run_cli
+
+from hubert_quant import voice
+from hubert_quant.audio import load_audio
+from hubert_quant.bark import takes
+from hubert_quant.constants import BARK_SAMPLE_RATE
+from hubert_quant.errors import CheckpointError, ModelNotFoundError
+from hubert_quant.torch_compat import load_known_tensors
+
+VOICES = ["en+m1", "en+m3", "en+f2", "en+f4", "en-us+m2"]
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    """voice -> [(what, wav)] from scripts/voice_eval.py: three sentence pairs, then changed copies."""
+    return load_script("voice_eval").build(tmp_path_factory.mktemp("voices"), VOICES)
+
+
+def test_the_same_voice_scores_above_other_voices_even_changed_by_sox(clips):
+    r = load_script("voice_eval").evaluate(clips)
+    assert r["same"].mean() > r["different"].mean() + 0.1
+    assert r["eer"] < 0.2 and r["ranking"] >= 0.9
+    for kind, (hits, total) in r["by_kind"].items():  # slower, faster, pitched, in a room, with noise
+        assert hits >= total - 1, (kind, hits, total)
+
+
+def test_compare_ranks_the_same_voice_first_and_says_so(clips, tmp_path):
+    reference = clips["en+m1"][0][1]
+    same = clips["en+m1"][1][1]
+    others = [clips[v][1][1] for v in ("en+f2", "en-us+m2")]
+    result = run_cli("compare", str(reference), *map(str, others), str(same), "--json")
+    assert result.returncode == 0, result.stderr[-2000:]
+    scores = json.loads(result.stdout)["scores"]
+    assert scores[0]["file"] == str(same) and scores[0]["verdict"] == "likely the same voice"
+    assert all(s["similarity"] < scores[0]["similarity"] for s in scores[1:])
+    plain = run_cli("compare", str(reference), str(same), str(others[0]))
+    assert plain.returncode == 0 and plain.stdout.splitlines()[1].endswith(str(same))  # best first
+
+
+def test_compare_hears_a_speaker_npz_with_encodec(clips, tiny, tmp_path):
+    from hubert_quant.speaker import make_prompt, save_speaker
+
+    rng = np.random.default_rng(0)
+    npz = save_speaker(make_prompt(rng.integers(0, 10_000, 100), rng.integers(0, 1024, (8, 150))), tmp_path / "s.npz")
+    result = run_cli("compare", str(npz), str(clips["en+m1"][0][1]), "--codec", str(tiny / "encodec_24khz.th"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    score = float(result.stdout.splitlines()[1].split()[0])
+    assert 0.0 <= score <= 1.0
+
+
+def test_the_take_in_the_speakers_voice_is_kept_and_a_babbling_one_loses(clips):
+    """Stand-in takes from real speech: the same sentences in the speaker's voice, in another voice,
+    and the speaker's voice babbling on (far longer than its text needs)."""
+    text = "The quick brown fox jumps over the lazy dog. She sells sea shells by the sea shore."
+    as_bark = lambda path: load_audio(path, rate=BARK_SAMPLE_RATE)[0]  # noqa: E731
+    speaker = as_bark(clips["en+m1"][1][1])  # the speaker's prompt: other sentences, same voice
+    own, other = as_bark(clips["en+m1"][0][1]), as_bark(clips["en+f2"][0][1])
+    babble = np.concatenate([own, own, own, own])
+    judge = voice.judge_against(speaker, BARK_SAMPLE_RATE)
+    judged = [takes.judge(other, text, 1, voice=judge), takes.judge(own, text, 2, voice=judge),
+              takes.judge(babble, text, 3, voice=judge)]
+    assert takes.best(judged) == 1
+    assert judged[1].measures["voice"] > judged[0].measures["voice"]
+    assert any("voice similarity" in p for p in judged[0].problems)
+    assert any("babble" in p for p in judged[2].problems)
+    # Without the voice judge, the other voice's take and the speaker's tie on what is left.
+    plain = [takes.judge(other, text, 1), takes.judge(own, text, 2)]
+    assert "voice" not in plain[0].measures
+
+
+def test_without_the_package_every_use_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    from importlib import metadata
+
+    def absent(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "distribution", absent)
+    assert not voice.available()
+    with pytest.raises(ModelNotFoundError, match="pip install --no-deps resemblyzer==0.1.4"):
+        voice.weights_path()
+    from hubert_quant.cli import main
+
+    assert main(["compare", str(tmp_path / "a.wav"), str(tmp_path / "b.wav")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install --no-deps resemblyzer==0.1.4" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def weights(tmp_path):
+    copy = tmp_path / "pretrained.pt"
+    shutil.copyfile(voice.weights_path(), copy)
+    return copy
+
+
+class Runs:
+    def __reduce__(self):
+        return (os.system, ("touch ran-code",))
+
+
+def _variants(weights, folder):
+    """Files that are not the released weights, each standing where the weights should be."""
+    import torch
+
+    data = weights.read_bytes()
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 1
+    state = torch.load(str(weights), map_location="cpu", weights_only=True)
+    made = {
+        "one bit flipped": bytes(flipped),
+        "truncated": data[: len(data) // 3],
+        "empty": b"",
+        "a pickle that runs code": pickle.dumps(Runs()),
+        "the released bytes with a pickle appended": data + pickle.dumps(Runs()),
+    }
+    paths = {}
+    for name, content in made.items():
+        path = folder / f"{name}.pt"
+        path.write_bytes(content)
+        paths[name] = path
+    paths["the same tensors, saved again"] = folder / "resaved.pt"
+    torch.save(state, paths["the same tensors, saved again"])
+    paths["a zip with the released file inside"] = folder / "zipped.pt"
+    with zipfile.ZipFile(paths["a zip with the released file inside"], "w") as z:
+        z.writestr("archive/data.pkl", data)
+    paths["a folder"] = folder / "folder.pt"
+    paths["a folder"].mkdir()
+    return paths
+
+
+def test_only_the_released_weights_are_ever_loaded(weights, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert "model_state" in load_known_tensors(weights, voice.WEIGHTS_SHA256, what="w", fix="f")
+    for name, path in _variants(weights, tmp_path).items():
+        with pytest.raises(CheckpointError) as e:
+            load_known_tensors(path, voice.WEIGHTS_SHA256, what="the speaker-similarity model", fix="reinstall it")
+        assert str(path) in str(e.value) and "reinstall it" in str(e.value), name
+    assert not (tmp_path / "ran-code").exists()
+
+
+def test_weights_replaced_in_the_package_are_refused_through_the_encoder(weights, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    planted = tmp_path / "planted.pt"
+    planted.write_bytes(pickle.dumps(Runs()))
+    monkeypatch.setattr(voice, "weights_path", lambda: planted)
+    voice.encoder.cache_clear()
+    try:
+        with pytest.raises(CheckpointError, match="--force-reinstall resemblyzer==0.1.4"):
+            voice.encoder()
+    finally:
+        voice.encoder.cache_clear()
+    assert not (tmp_path / "ran-code").exists()
+
+
+def test_silence_and_a_short_clip_still_give_a_unit_vector():
+    for samples in (np.zeros(16_000, np.float32), np.zeros(10, np.float32),
+                    np.random.default_rng(0).standard_normal(3 * 16_000).astype(np.float32)):
+        e = voice.embed(samples, 16_000)
+        assert e.shape == (256,) and np.isfinite(e).all()
+        assert abs(float(np.linalg.norm(e)) - 1) < 1e-3 or not e.any()
+
+
+def test_the_picker_catches_a_second_voice_at_the_same_pitch(tmp_path):
+    """espeak-ng's en+travis speaks within a semitone of the main voice (en): the pitch check cannot tell
+    them apart; the speaker-similarity model can."""
+    import recordings
+
+    from hubert_quant.segment import analyse, assess, best_segment
+
+    main = recordings.spoken(tmp_path, recordings.MAIN, "main")  # the main voice: most of the speech
+    other = recordings.spoken(tmp_path, recordings.OTHER, "other", voice="en+travis")
+    out = recordings.joined(tmp_path, "two-voices", other, main)
+    samples, rate = load_audio(out, rate=16_000)
+    analysis = analyse(samples, rate)
+    split = recordings.seconds_of(other)
+    assert analysis.voice_match and min(m for m in analysis.voice_match if m == m) < 0.78
+    theirs = assess(samples, rate, 0.0, split, analysis=analysis)
+    assert any("another voice" in p for p in theirs.problems) and theirs.measures["pitch_offset"] < 4
+    chosen = best_segment(samples, rate, analysis=analysis)
+    assert chosen.start >= split - 0.3  # the main voice's part, none of the other's
