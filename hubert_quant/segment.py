@@ -12,8 +12,8 @@ voice notes and podcasts, so the part is found for them:
         that is not a pause, a length far from 8-12 s
     best = the candidate with the highest score (ties: the earliest); fully deterministic.
 
-No cloning model runs here: the choice costs the VAD's pass and some numpy (0.5 s a minute of
-audio on 2 CPU cores, 1.3x the VAD's pass alone: scripts/bench_segment.py). Limits: the VAD
+No cloning model runs here: the choice costs the VAD's pass, the voice check and some numpy (0.9 s a
+minute of audio on 2 CPU cores, 1.42x the VAD's pass alone: scripts/bench_segment.py). Limits: the VAD
 tells speech from non-speech, not one speaker from another; that is the speaker-similarity model's
 part (hubert_quant.voice, where installed): each stretch of 1 s or more is compared with the
 recording's main voice, so a second voice is caught even at the same pitch (measured on espeak-ng

