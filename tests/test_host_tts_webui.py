@@ -182,7 +182,7 @@ def test_the_hosts_installer_adds_us_and_moves_none_of_its_packages(host):
 def test_the_hosts_loader_builds_our_tab_without_an_error_tab(host):
     loaded = host["loaded"]
     assert OUR_TAB in loaded["tabs"] and f"[Available] {OUR_TAB}" not in loaded["tabs"]
-    assert {"Clone", "Speakers", "Voice masking", "Models"} <= set(loaded["tabs"])
+    assert {"Clone", "Speakers", "Voice masking", "Read a text", "Models"} <= set(loaded["tabs"])
     errors = [text for text in loaded["markdown"] if "Failed to load" in text or "could not build" in text]
     assert errors == []
     assert loaded["metadata"]["package_name"] == host["entry"]["package_name"] == "tts_webui_extension.hubert_quant"
@@ -268,6 +268,29 @@ def test_browser_clone_in_our_tab_then_the_hosts_bark_tab_lists_it_and_generates
             shutil.copy(shot, DOCS / shot.name)
 
 
+def test_browser_read_a_text_then_make_one_chunk_again(host, tmp_path):
+    """Our Read a text tab in the host's page (gradio 5.49), Bark from the `bark` module in the host's Python,
+    with the host's own voices/Alice.npz: paste, Read it, the chunk table, pick a chunk, Make this chunk again,
+    that row changes."""
+    from test_read_tab import read_and_make_one_chunk_again
+
+    def pick(dropdown, option):
+        dropdown.click()
+        dropdown.page.get_by_role("option", name=re.compile("^" + re.escape(option))).first.click()
+
+    with chromium_page(1600, 1600) as page:
+        page.goto(host["url"])
+        open_tab(page, "💬 Text-to-Speech")
+        open_tab(page, OUR_TAB)
+        open_tab(page, "Read a text")
+        panel = page.locator(".tabitem:visible").last
+        read_and_make_one_chunk_again(page, panel, "Alice", pick, tmp_path / "tts-webui-read.png")
+    log = host["log"].read_text()
+    assert "hubert-quant: could not build" not in log, log[-4000:]
+    if os.environ.get("HUBERT_QUANT_SCREENSHOTS"):  # refresh the docs' pictures on purpose only
+        shutil.copy(tmp_path / "tts-webui-read.png", DOCS / "tts-webui-read.png")
+
+
 def test_the_hosts_bark_code_lists_our_voice_and_generates_with_it(host, tmp_path):
     """Cloned by our tab's code in the host's Python, then listed, read and spoken by the host's Bark."""
     root = host["root"]
@@ -336,7 +359,7 @@ def test_without_bark_in_the_hosts_python_voice_masking_says_how_to_add_it(tmp_p
     texts = [str(b.value) for b in blocks.blocks.values() if isinstance(b, gr.Markdown)]
     assert main.NO_BARK in texts and metadata["package_name"] == "tts_webui_extension.hubert_quant"
     labels = [getattr(b, "label", None) for b in blocks.blocks.values()]
-    assert "Recording to mask" not in labels and "Speaker name" in labels
+    assert "Recording to mask" not in labels and "Text to read" not in labels and "Speaker name" in labels
 
 
 def test_the_hosts_own_voice_reads_speaks_and_masks_with_our_code(tiny, tmp_path):

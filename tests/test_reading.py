@@ -175,3 +175,17 @@ def test_a_parts_folder_is_never_trusted(tmp_path, speaker):
     (tmp_path / "dangling.wav").symlink_to(tmp_path / "nowhere.wav")
     with pytest.raises(OutputExistsError, match="dangling.wav already exists"):
         read_text(TEXT, tmp_path / "dangling.wav", speaker=speaker)
+
+
+def test_an_unseeded_reading_draws_its_seed_apart_from_barks_seeding(tmp_path):
+    """Found in a host: after Bark was seeded, every unseeded reading of the process got the same seed."""
+    from hubert_quant.bark import reading
+    from hubert_quant.device import seed_everything
+
+    seeds = set()
+    for k in range(4):
+        seed_everything(0)
+        parts = tmp_path / f"{k}.parts"
+        parts.mkdir()
+        seeds.add(reading._plan(parts, None, 1, None, "en", 220)["seed"])
+    assert len(seeds) == 4

@@ -166,3 +166,49 @@ def test_cli_generate_features_train_eval_end_to_end(tiny, tmp_path):
     assert scores.returncode == 0, scores.stderr[-2000:]
     result = json.loads((tmp_path / "e.json").read_text())
     assert 0.0 <= result[str(tmp_path / "q" / "epoch_2.pth")]["top1"] <= 1.0
+
+
+SENTENCES = "hello world\nthis is a test\n\nmy voice speaks\nthe clone\nbark in\nsix of them\n"
+
+
+def _dataset_files(ds):
+    """What a dataset holds, to compare two: its manifest and every pair's tokens and audio, byte for byte."""
+    rows = dataset.read_manifest(ds)
+    return rows, {p.relative_to(ds).as_posix(): p.read_bytes() for kind in ("semantic", "wav")
+                  for p in sorted((ds / kind).iterdir())}
+
+
+def test_torchrun_shares_dataset_generate_and_features_and_gives_one_processs_dataset(tiny, tmp_path):
+    """Two processes (gloo-free: each takes every second sentence by its RANK) give the dataset one process
+    gives with the same seed; a process that died is made up for by running again, nothing made twice."""
+    env = {**fake_hub_cache(tiny, tmp_path / "cache"), "HUBERT_QUANT_HOME": str(tmp_path / "home"),
+           "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}  # torchrun's threads, in both runs
+    (tmp_path / "sentences.txt").write_text(SENTENCES)
+    one = run_cli("dataset", "generate", str(tmp_path / "sentences.txt"), "--out", str(tmp_path / "one"), "--seed",
+                  "3", "--device", "cpu", env=env)
+    assert one.returncode == 0, one.stderr[-2000:]
+
+    ds = tmp_path / "two"
+    # Process 1 of 2 died before it made anything: only process 0's share is there.
+    alone = run_cli("dataset", "generate", str(tmp_path / "sentences.txt"), "--out", str(ds), "--seed", "3",
+                    "--device", "cpu", env={**env, "RANK": "0", "WORLD_SIZE": "2"})
+    assert alone.returncode == 0 and "generated 3 new pairs" in alone.stdout and "process 0 of 2" in alone.stdout
+    assert len(dataset.read_manifest(ds)) == 3
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "-m", "hubert_quant",
+               "dataset", "generate", str(tmp_path / "sentences.txt"), "--out", str(ds), "--seed", "3",
+               "--device", "cpu"]
+    import os
+
+    both = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert both.returncode == 0, both.stderr[-3000:]
+    # Each process says what it made itself: process 0 had done its share, process 1 made its own.
+    assert "generated 0 new pairs" in both.stdout and "process 0 of 2" in both.stdout
+    assert "generated 3 new pairs" in both.stdout and "process 1 of 2" in both.stdout
+    assert _dataset_files(ds) == _dataset_files(tmp_path / "one")  # the same pairs, byte for byte
+
+    command[command.index("generate"):] = ["features", "--out", str(ds), "--hubert", str(tiny / "hubert"),
+                                           "--device", "cpu"]
+    feats = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+    assert feats.returncode == 0, feats.stderr[-3000:]
+    assert feats.stdout.count("computed features for 3 pairs") == 2  # each process its half
+    assert len(dataset.load_split(ds, None)) == 6

@@ -203,7 +203,7 @@ def test_installing_asks_the_download_policy_first(monkeypatch):
     models.set_download_policy(lambda: "this app is reachable from other machines")
     try:
         with pytest.raises(DownloadError, match="reachable from other machines.*pip install --no-deps resemblyzer"):
-            voice.install()
+            models.install_speaker_similarity()
     finally:
         models.set_download_policy(None)
     assert ran == []  # pip never ran

@@ -19,7 +19,7 @@ import hashlib
 import io
 import json
 import os
-import random
+import secrets
 import wave
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,7 +143,9 @@ def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_
     if (plan and all(plan.get(k) == v for k, v in wanted.items()) and _is_int(plan.get("seed"))
             and (seed is None or plan.get("seed") == seed)):
         return plan
-    plan = {**wanted, "seed": seed if seed is not None else random.randrange(2**31 - SEED_STEP * 10_000)}
+    # Not the random module: Bark's seeding (device.seed_everything) resets it, so in one process every
+    # unseeded reading would draw the same seed (a host's page showed seed 0 each time).
+    plan = {**wanted, "seed": seed if seed is not None else secrets.randbelow(2**31 - SEED_STEP * 10_000)}
     for old in parts.glob("chunk-*"):
         if os.path.islink(old) or old.is_file():  # a link goes, not what it points to; a folder stays
             old.unlink()

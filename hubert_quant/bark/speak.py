@@ -55,6 +55,16 @@ def bark_preset(name: str) -> Path | None:
     return path if path.is_file() else None
 
 
+def bark_presets() -> list[str]:
+    """The names of the v2 presets this Python's ``bark`` has (``v2/en_speaker_0``, ...), sorted; [] without
+    one. Found without importing Bark, as :func:`bark_preset` finds one."""
+    spec = importlib.util.find_spec("bark")
+    if spec is None or not spec.submodule_search_locations:
+        return []
+    folder = Path(spec.submodule_search_locations[0]) / "assets" / "prompts" / "v2"
+    return sorted(f"v2/{p.stem}" for p in folder.glob("*.npz") if re.fullmatch(r"[A-Za-z0-9_]+", p.stem))
+
+
 def say(
     text: str,
     *,

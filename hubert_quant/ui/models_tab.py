@@ -121,7 +121,7 @@ def models_tab(settings: Settings) -> None:
     def do_install(request: gr.Request = None, progress=PROGRESS):
         refuse_if_exposed(request)
         progress(0, desc=f"installing {voice.PACKAGE} {voice.VERSION} with pip")
-        voice.install()
+        models.install_speaker_similarity()
         return similarity_status(), gr.update(visible=False)
 
     # Progress and a failure show on the message under the table, not as a badge on every output.
