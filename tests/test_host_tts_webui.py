@@ -127,7 +127,9 @@ def host(tmp_path_factory, tiny):
         server_name="127.0.0.1", server_port=port, inbrowser=False, share=False, quiet=False)
     (root / "config.json").write_text(json.dumps(config, indent=2))
     # Its proxy tree listens on 0.0.0.0 in every start: models are managed here only by the owner's choice.
-    stop = start_server(root, {**env, **ALLOW}, base / "host.log", port, "--no-tree-proxy")
+    # pip, when our Models tab installs the speaker-similarity model, may use only the wheels .ci/host-env fetched.
+    stop = start_server(root, {**env, **ALLOW, "PIP_NO_INDEX": "1", "PIP_CONFIG_FILE": os.devnull,
+                               "PIP_FIND_LINKS": str(WHEELS)}, base / "host.log", port, "--no-tree-proxy")
     yield {"root": root, "env": env, "url": f"http://127.0.0.1:{port}/", "log": base / "host.log", "entry": ours,
            "installed": installed, "freeze": (before, after), "loaded": loaded, "stop": stop, "tmp": base,
            "repository": base / "hubert-quant", "offline_pip": offline_pip}
@@ -291,6 +293,30 @@ def test_browser_read_a_text_then_make_one_chunk_again(host, tmp_path):
         shutil.copy(tmp_path / "tts-webui-read.png", DOCS / "tts-webui-read.png")
 
 
+def test_browser_our_models_tab_installs_the_speaker_similarity_model_and_moves_no_package(host):
+    """TTS-WebUI's installer runs one pip line with every dependency, so it cannot add Resemblyzer's wheel
+    without librosa and webrtcvad: our Models tab does, with --no-deps, in the host's Python."""
+    before = freeze(host["env"])
+    assert "resemblyzer" not in before
+    try:
+        with chromium_page(1600, 1200) as page:
+            page.goto(host["url"])
+            open_tab(page, "💬 Text-to-Speech")
+            open_tab(page, OUR_TAB)
+            open_tab(page, "Models")
+            panel = page.locator(".tabitem:visible").last
+            panel.get_by_text("Speaker similarity: not installed").wait_for(timeout=30_000)
+            panel.get_by_role("button", name="Install the speaker-similarity model").click()
+            panel.get_by_text("Speaker similarity: installed").wait_for(timeout=180_000)
+        after = freeze(host["env"])
+        assert {k: v for k, v in after.items() if before.get(k) != v} == {"resemblyzer": "0.1.4"}  # nothing moved
+        check = subprocess.run([str(HOST_PYTHON), "-c", "from hubert_quant import voice; voice.encoder(); print('ok')"],
+                               env=host["env"], capture_output=True, text=True)
+        assert check.stdout.strip() == "ok", check.stderr[-2000:]  # the model loads in the host's torch
+    finally:  # the host's packages as they were, for the tests after this one
+        subprocess.run([str(HOST_PYTHON), "-m", "pip", "uninstall", "-q", "-y", "resemblyzer"], env=host["env"])
+
+
 def test_the_hosts_bark_code_lists_our_voice_and_generates_with_it(host, tmp_path):
     """Cloned by our tab's code in the host's Python, then listed, read and spoken by the host's Bark."""
     root = host["root"]
@@ -382,7 +408,8 @@ def test_the_hosts_own_voice_reads_speaks_and_masks_with_our_code(tiny, tmp_path
     assert abs(sf.info(tmp_path / "m.wav").duration - 3.0) < 0.15
 
 
-MODEL_BUTTONS = {"Remove download", "Yes, remove it"}  # only our Models tab has these (the host has a "Download")
+# Only our Models tab has these (the host has a "Download").
+MODEL_BUTTONS = {"Remove download", "Yes, remove it", "Install the speaker-similarity model"}
 
 
 def model_buttons(url: str) -> set[str]:

@@ -87,7 +87,10 @@ def test_an_interrupted_reading_reuses_the_chunks_it_finished(bark_installed, sp
     first.wav.unlink()
     first.report.unlink()  # an interrupted run has written neither
     seen = calls_of(monkeypatch)
-    again = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"))
+    said = []
+    again = read_text(TEXT, tmp_path / "out.wav", speaker=speaker, options=BarkOptions(seed=9, device="cpu"),
+                      stages=lambda what, *_: said.append(what))
+    assert said[0].startswith(f"continuing: {len(again.chunks) - 1} of {len(again.chunks)} chunks were made before")
     assert [s for n, _, s in seen if n == "text_to_semantic"] == [9 + 1 * 1000]  # only the missing chunk
     assert np.array_equal(sf.read(again.wav, dtype="float32")[0], audio_before)  # the same seed, the same result
     seen.clear()

@@ -55,10 +55,11 @@ def test_compare_hears_a_speaker_npz_with_encodec(clips, tiny, tmp_path):
 
     rng = np.random.default_rng(0)
     npz = save_speaker(make_prompt(rng.integers(0, 10_000, 100), rng.integers(0, 1024, (8, 150))), tmp_path / "s.npz")
-    result = run_cli("compare", str(npz), str(clips["en+m1"][0][1]), "--codec", str(tiny / "encodec_24khz.th"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    score = float(result.stdout.splitlines()[1].split()[0])
-    assert 0.0 <= score <= 1.0
+    for args in ((npz, clips["en+m1"][0][1]), (clips["en+m1"][0][1], npz)):  # as the reference, and compared
+        result = run_cli("compare", *map(str, args), "--codec", str(tiny / "encodec_24khz.th"))
+        assert result.returncode == 0, result.stderr[-2000:]
+        score = float(result.stdout.splitlines()[1].split()[0])
+        assert 0.0 <= score <= 1.0
 
 
 def test_the_take_in_the_speakers_voice_is_kept_and_a_babbling_one_loses(clips):

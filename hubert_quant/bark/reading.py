@@ -98,6 +98,8 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     base = plan["seed"]
     todo = [i for i, chunk in enumerate(chunks) if (only is not None and i in only)
             or _done(parts, i, chunk.spoken, base, takes) is None]
+    if todo and len(todo) < len(chunks) and only is None:
+        stages(f"continuing: {len(chunks) - len(todo)} of {len(chunks)} chunks were made before ({parts.name})", 1, 1)
     if todo:
         stages("loading Bark", 1, 1)
         load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)

@@ -44,7 +44,7 @@ def run_compare(args: argparse.Namespace) -> int:
 
     voice.weights_path()  # the missing-model message before anything is read
     wanted = _embedding(args.reference, args)
-    scores = sorted(((voice.similarity(wanted, _embedding(path, args.device)), str(path)) for path in args.audio),
+    scores = sorted(((voice.similarity(wanted, _embedding(path, args)), str(path)) for path in args.audio),
                     reverse=True)
     if args.json:
         print(json.dumps({"reference": str(args.reference),

@@ -100,8 +100,13 @@ def _read(args: argparse.Namespace, text: str) -> int:
 
     out = wav_path(args.out)
     check_writable([out, out.with_suffix(".json")], overwrite=args.force)  # before Bark loads
-    reading = read_text(text, out, speaker=args.speaker, options=_options(args), takes=args.takes, pause=args.pause,
-                        language=args.language, overwrite=args.force, stages=_print_stage)
+    try:
+        reading = read_text(text, out, speaker=args.speaker, options=_options(args), takes=args.takes,
+                            pause=args.pause, language=args.language, overwrite=args.force, stages=_print_stage)
+    except KeyboardInterrupt:
+        print(f"interrupted; the finished chunks are kept in {out.with_suffix('.parts')}: run the same command "
+              "again to continue from there", file=sys.stderr)
+        return 130
     seconds = reading.chunks[-1]["end_s"] if reading.chunks else 0.0
     print(f"saved {reading.wav} ({seconds:.1f} s, {len(reading.chunks)} chunks) and {reading.report}",
           file=sys.stderr)

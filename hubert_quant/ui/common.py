@@ -165,3 +165,20 @@ def output_wav(audio, settings: Settings, prefix: str) -> str:
 def speaker_names(settings: Settings) -> list[str]:
     """The library's usable speakers, by name."""
     return [s.name for s in library.list_speakers(settings.speakers_dir) if not s.problem]
+
+
+def bark_controls(settings: Settings, *, text_temp: bool = False) -> list:
+    """A tab's Advanced accordion for Bark: seed, (text,) coarse and fine temperatures, the small-models box,
+    in that order; added where it is called."""
+    with gr.Accordion("Advanced", open=False):
+        controls = [gr.Number(label="Seed (empty: random)", value=None, precision=0)]
+        if text_temp:
+            controls.append(gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Text temperature"))
+        controls += [gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature"),
+                     gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")]
+        # Inside a host whose Bark settings choose the model sizes, a box of ours would do nothing.
+        controls.append(gr.Checkbox(label="Bark's small models (faster, lower quality)",
+                                    visible=not settings.bark_settings))
+        if settings.bark_settings:
+            gr.Markdown(f"Bark's model sizes and device follow {settings.bark_settings}.")
+    return controls

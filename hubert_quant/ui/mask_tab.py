@@ -10,7 +10,7 @@ import gradio as gr
 from .. import library
 from ..constants import CONSENT
 from . import gradio_compat as compat
-from .common import PROGRESS, Settings, downloads, output_wav, readable, speaker_names
+from .common import PROGRESS, Settings, bark_controls, downloads, output_wav, readable, speaker_names
 
 MODES = ("random voice", "a speaker's voice")
 
@@ -61,14 +61,7 @@ def mask_tab(settings: Settings) -> None:
         speaker = compat.refreshing_dropdown(lambda: speaker_names(settings), allow_custom_value=True,
                                              label="Speaker from the library, or a Bark preset")
         upload = compat.file_input("...or upload a speaker .npz", [".npz"])
-    with gr.Accordion("Advanced", open=False):
-        seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
-        coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
-        fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
-        # Inside a host whose Bark settings choose the model sizes, a box of ours would do nothing.
-        small = gr.Checkbox(label="Bark's small models (faster, lower quality)", visible=not settings.bark_settings)
-        if settings.bark_settings:
-            gr.Markdown(f"Bark's model sizes and device follow {settings.bark_settings}.")
+    seed, coarse_temp, fine_temp, small = bark_controls(settings)
     button = gr.Button("Mask", variant="primary")
     output = gr.Audio(type="filepath", label="Masked (24 kHz)", interactive=False)
     compat.listen(button.click, functools.partial(do_mask, settings=settings),

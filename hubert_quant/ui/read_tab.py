@@ -12,7 +12,7 @@ import gradio as gr
 
 from ..constants import CONSENT
 from . import gradio_compat as compat
-from .common import PROGRESS, Settings, downloads, readable, speaker_names
+from .common import PROGRESS, Settings, bark_controls, downloads, readable, speaker_names
 from .mask_tab import library_or_preset
 
 READ_COLUMNS = ["#", "Text", "Time (s)", "Kept take", "Score", "Problems"]
@@ -143,15 +143,7 @@ def read_tab(settings: Settings) -> None:
     with gr.Row():
         takes = gr.Slider(1, MAX_TAKES, value=1, step=1, label="Takes per chunk (the best is kept)")
         pause = gr.Slider(0, 3, value=0.3, step=0.05, label="Pause between chunks (s)")
-    with gr.Accordion("Advanced", open=False):
-        seed = gr.Number(label="Seed (empty: random)", value=None, precision=0)
-        text_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Text temperature")
-        coarse_temp = gr.Slider(0.1, 1.5, value=0.7, step=0.05, label="Coarse temperature")
-        fine_temp = gr.Slider(0.1, 1.5, value=0.5, step=0.05, label="Fine temperature")
-        # Inside a host whose Bark settings choose the model sizes, a box of ours would do nothing.
-        small = gr.Checkbox(label="Bark's small models (faster, lower quality)", visible=not settings.bark_settings)
-        if settings.bark_settings:
-            gr.Markdown(f"Bark's model sizes and device follow {settings.bark_settings}.")
+    seed, text_temp, coarse_temp, fine_temp, small = bark_controls(settings, text_temp=True)
     button = gr.Button("Read it", variant="primary")
     reading = gr.Audio(type="filepath", label="The whole reading (24 kHz)", interactive=False)
     table = compat.table([], READ_COLUMNS, "Chunks", widths=["6%", "44%", "12%", "14%", "8%", "16%"])
