@@ -111,10 +111,11 @@ def _cannot_write_in(folder: Path) -> str:
 
 @contextlib.contextmanager
 def folder_lock(folder: str | os.PathLike, name: str, what: str, error: type[Exception] = WriteError, *,
-                busy: str | None = None) -> Iterator[None]:
+                busy: str | None = None, mode: int = 0o666) -> Iterator[None]:
     """Hold ``folder``'s lock (the file ``name`` in it, ``what`` in messages, ``error`` their kind): one
     writer at a time, across threads and processes. ``busy``: do not wait for another holder; raise
-    :class:`~hubert_quant.errors.WriteError` with that text instead (the racing-writers guard).
+    :class:`~hubert_quant.errors.WriteError` with that text instead (the racing-writers guard). mode: of a
+    new lock file (0600: only this user can open it, so no one else can hold it).
 
     ``fcntl.flock`` on ``<folder>/<name>`` (each call opens it anew, so threads of one
     process exclude each other too); ``msvcrt.locking`` on Windows; where neither exists, no lock
@@ -125,7 +126,7 @@ def folder_lock(folder: str | os.PathLike, name: str, what: str, error: type[Exc
     folder.mkdir(parents=True, exist_ok=True)
     flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(folder / name, flags, 0o666)  # others sharing the folder lock it too (umask applies)
+        fd = os.open(folder / name, flags, mode)  # 0666: others sharing the folder lock it too (umask applies)
     except OSError as e:
         raise error(f"{what} {name} cannot be opened ({e.strerror or type(e).__name__}); remove it if it is "
                     "a link or folder.") from None

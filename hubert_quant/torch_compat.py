@@ -242,13 +242,13 @@ def load_known_tensors(path: str | os.PathLike, sha256: str, *, what: str, fix: 
 
     try:
         with open(path, "rb") as f:
-            same = hashlib.sha256(f.read(256 << 20)).hexdigest() == sha256  # the known file is 17 MB
+            data = f.read(256 << 20)  # the known file is 17 MB; read once: what is hashed is what loads
     except OSError as e:
         raise CheckpointError(f"{path}: {what} could not be read ({e.strerror or e}); {fix}") from None
-    if not same:
+    if hashlib.sha256(data).hexdigest() != sha256:
         raise CheckpointError(f"{path} is not the released file of {what}; it was not loaded. {fix}")
-    try:  # weights_only: its pickle was read by torch's restricted unpickler, whatever the digest said
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError) as e:
         raise _refused_by_torch(str(path), e) from e
 

@@ -33,6 +33,7 @@ N_MELS, N_FFT, HOP = 40, 400, 160  # 25 ms windows every 10 ms
 WINDOW_FRAMES = 160  # 1.6 s of mel frames per encoder window
 WINDOWS_PER_SECOND = 1.3
 MIN_COVERAGE = 0.75  # a last window less full than this is dropped (when there are others)
+MAX_WINDOWS = 256  # windows of one clip at most, evenly spread (about 2.5 minutes' worth): bounded work
 TARGET_DBFS = -30.0
 SAME_VOICE = 0.75  # clips of a few seconds in one voice score above this (docs/voice.md)
 PACKAGE, VERSION = "resemblyzer", "0.1.4"
@@ -40,6 +41,7 @@ INSTALL = f"python -m pip install --no-deps {PACKAGE}=={VERSION}"
 # The one file accepted as the encoder's weights: Resemblyzer 0.1.4's pretrained.pt. It is torch's
 # pre-1.6 format, which the archive guard cannot read; its digest stands in for that check.
 WEIGHTS_SHA256 = "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e"
+WHEEL_SHA256 = "8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f"  # Resemblyzer-0.1.4-py3-none-any
 
 
 def weights_path() -> Path:
@@ -61,6 +63,20 @@ def available() -> bool:
     try:
         weights_path()
     except ModelNotFoundError:
+        return False
+    return True
+
+
+def usable() -> bool:
+    """Whether the model is installed and loads (damaged or replaced weights: False, so that its uses fall
+    back to judging without it, as when it is not installed; ``compare`` says why)."""
+    from .errors import CheckpointError
+
+    if not available():
+        return False
+    try:
+        encoder()
+    except CheckpointError:
         return False
     return True
 
@@ -108,14 +124,23 @@ def _mel_basis():
                                                  mel_scale="slaney")
 
 
-def mel(wave16k: np.ndarray) -> np.ndarray:
-    """Power mel spectrogram (F, 40) of 16 kHz audio (n,): hann windows of 400 samples every 160."""
+def mel(wave16k: np.ndarray, windows: list[slice] | None = None) -> np.ndarray:
+    """Power mel spectrogram (F, 40) of 16 kHz audio (n,): hann windows of 400 samples every 160, centred.
+    windows: only these ranges of frames, stacked (W, 160, 40): the spectrum of the rest is never made, so a
+    long clip costs what its chosen windows cost."""
     import torch
 
-    x = torch.from_numpy(np.ascontiguousarray(wave16k, dtype=np.float32))
-    spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), center=True, pad_mode="reflect",
-                      return_complex=True).abs() ** 2  # (201, F)
-    return (spec.T @ _mel_basis()).numpy()
+    padded = np.pad(np.asarray(wave16k, dtype=np.float32), N_FFT // 2, mode="reflect")  # as center=True pads
+    whole = windows is None
+    if whole:
+        windows = [slice(0, 1 + (padded.size - N_FFT) // HOP)]
+    out = []
+    for w in windows:
+        x = torch.from_numpy(np.ascontiguousarray(padded[w.start * HOP:(w.stop - 1) * HOP + N_FFT]))
+        spec = torch.stft(x, N_FFT, HOP, window=torch.hann_window(N_FFT), center=False,
+                          return_complex=True).abs() ** 2  # (201, frames)
+        out.append((spec.T @ _mel_basis()).numpy())
+    return out[0] if whole else np.stack(out)
 
 
 def prepare(samples: np.ndarray, rate: int) -> np.ndarray:
@@ -136,11 +161,11 @@ def _cut_long_silences(wave: np.ndarray, window: int = 480, keep: int = 6) -> np
     n = wave.size // window
     if n < 2 * keep:
         return wave
-    frames = wave[: n * window].reshape(n, window).astype(np.float64)
-    db = 10 * np.log10(np.maximum(np.mean(frames**2, axis=1), 1e-20))
+    frames = wave[: n * window].reshape(n, window)  # a view: no copy of a long recording
+    db = 10 * np.log10(np.maximum(np.einsum("ij,ij->i", frames, frames, dtype=np.float64) / window, 1e-20))
     voiced = db > db.max() - 40
     near = np.convolve(voiced.astype(np.int32), np.ones(2 * keep + 1, dtype=np.int32), mode="same") > 0
-    return frames[near].reshape(-1).astype(np.float32) if near.any() else wave
+    return frames[near].reshape(-1) if near.any() else wave
 
 
 def _windows(n_samples: int) -> list[slice]:
@@ -168,10 +193,10 @@ def embed_many(clips: list[np.ndarray], rate: int, *, batch: int = 256, max_wind
     for k, samples in enumerate(clips):
         wave = prepare(samples, rate)
         windows = _windows(wave.size)
-        if max_windows and len(windows) > max_windows:
-            windows = [windows[round(i)] for i in np.linspace(0, len(windows) - 1, max_windows)]
-        frames = mel(np.pad(wave, (0, max(0, windows[-1].stop * HOP - wave.size))))
-        mels += [frames[w] for w in windows]  # each (160, 40)
+        if len(windows) > (max_windows or MAX_WINDOWS):
+            windows = [windows[round(i)] for i in np.linspace(0, len(windows) - 1, max_windows or MAX_WINDOWS)]
+        wave = np.pad(wave, (0, max(0, windows[-1].stop * HOP - wave.size)))
+        mels += list(mel(wave, windows))  # each (160, 40)
         owner += [k] * len(windows)
     parts = np.empty((len(mels), 256), np.float32)
     with torch.no_grad():
@@ -217,8 +242,8 @@ def audio_files_similarity(reference: str | os.PathLike, others: list) -> list[f
 def voice_match(wav16k: np.ndarray, stretches) -> tuple[float, ...]:
     """Each speech stretch's ((start, end) seconds) voice against the main voice, the one most stretches
     share: a second speaker is caught whatever their pitch. NaN for a stretch under 1 s (too short to
-    tell); empty where the model is not installed."""
-    if not available():
+    tell); empty where the model is not installed (or does not load)."""
+    if not usable():
         return ()
     long_enough = [k for k, (s, e) in enumerate(stretches) if e - s >= 1.0]
     match = [float("nan")] * len(stretches)

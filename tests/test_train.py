@@ -168,7 +168,7 @@ def test_cli_generate_features_train_eval_end_to_end(tiny, tmp_path):
     assert 0.0 <= result[str(tmp_path / "q" / "epoch_2.pth")]["top1"] <= 1.0
 
 
-SENTENCES = "hello world\nthis is a test\n\nmy voice speaks\nthe clone\nbark in\nsix of them\n"
+SENTENCES = "hello world\nthis is a test\n\nmy voice speaks\nthe clone\nbark in\nsix of them\nhello world\n"
 
 
 def _dataset_files(ds):
@@ -205,6 +205,10 @@ def test_torchrun_shares_dataset_generate_and_features_and_gives_one_processs_da
     assert "generated 0 new pairs" in both.stdout and "process 0 of 2" in both.stdout
     assert "generated 3 new pairs" in both.stdout and "process 1 of 2" in both.stdout
     assert _dataset_files(ds) == _dataset_files(tmp_path / "one")  # the same pairs, byte for byte
+    assert len(dataset.read_manifest(ds)) == 6  # "hello world" twice is one pair, made once (from line 0)
+    assert os.stat(ds / ".manifest.lock").st_mode & 0o777 == 0o600  # no other user can hold the lock
+    with pytest.raises(ValueError, match="at least one process"):
+        dataset.generate_pairs(["a"], tmp_path / "none", rank=0, world=0)
 
     command[command.index("generate"):] = ["features", "--out", str(ds), "--hubert", str(tiny / "hubert"),
                                            "--device", "cpu"]

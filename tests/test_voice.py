@@ -201,6 +201,7 @@ def test_installing_asks_the_download_policy_first(monkeypatch):
 
     ran = []
     monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(voice, "available", lambda: False)
     models.set_download_policy(lambda: "this app is reachable from other machines")
     try:
         with pytest.raises(DownloadError, match="reachable from other machines.*pip install --no-deps resemblyzer"):
@@ -208,3 +209,53 @@ def test_installing_asks_the_download_policy_first(monkeypatch):
     finally:
         models.set_download_policy(None)
     assert ran == []  # pip never ran
+
+
+def test_takes_are_judged_against_only_what_bark_reads_of_the_prompt(monkeypatch):
+    """Found by an attacker: a speaker file of 1 KB held a minute of fine codes, all decoded (5 GB)."""
+    from hubert_quant.bark import adapter, reading
+    from hubert_quant.speaker import make_prompt
+
+    decoded = []
+    monkeypatch.setattr(adapter, "decode_fine", lambda fine, options: decoded.append(fine.shape) or
+                        np.zeros(fine.shape[1] * 320, np.float32))
+    rng = np.random.default_rng(0)
+    long_prompt = make_prompt(rng.integers(0, 10_000, 3000), rng.integers(0, 1024, (8, 4500)))
+    assert reading._voice_judge(long_prompt, adapter.BarkOptions()) is not None
+    assert decoded == [(8, 512)]
+
+
+def test_damaged_weights_leave_every_use_to_judge_without_the_model(tmp_path, monkeypatch):
+    damaged = tmp_path / "pretrained.pt"
+    damaged.write_bytes(b"not the released weights")
+    monkeypatch.setattr(voice, "weights_path", lambda: damaged)
+    voice.encoder.cache_clear()
+    try:
+        assert voice.available() and not voice.usable()
+        assert voice.voice_match(np.zeros(32_000, np.float32), [(0.0, 1.0), (1.0, 2.0)]) == ()
+        from hubert_quant.bark import reading
+        from hubert_quant.speaker import make_prompt
+
+        prompt = make_prompt(np.arange(100), np.zeros((8, 150), np.int64))
+        assert reading._voice_judge(prompt, None) is None  # takes judged on length, silence, clipping
+    finally:
+        voice.encoder.cache_clear()
+
+
+def test_installing_what_is_installed_runs_no_pip(monkeypatch):
+    import subprocess
+
+    from hubert_quant import models
+
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    assert models.install_speaker_similarity() == "resemblyzer 0.1.4" and ran == []
+
+
+def test_a_long_recording_costs_its_chosen_windows_not_its_length():
+    long = np.random.default_rng(1).standard_normal(16_000 * 600).astype(np.float32) * 0.1  # 10 minutes
+    windows = voice._windows(long.size)
+    assert len(windows) > voice.MAX_WINDOWS
+    picked = [windows[0], windows[len(windows) // 2]]
+    whole = voice.mel(long[: windows[len(windows) // 2].stop * voice.HOP + 400])
+    np.testing.assert_allclose(voice.mel(long, picked)[1], whole[picked[1]], rtol=1e-4, atol=1e-6)

@@ -126,13 +126,16 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
 
 
 def _voice_judge(prompt, options: BarkOptions) -> judging.VoiceJudge | None:
-    """Takes judged against the speaker's own prompt as Bark hears it (its fine codes, decoded)."""
+    """Takes judged against the speaker's own prompt as Bark hears it: the fine codes Bark reads (the last
+    512 frames, 6.8 s), decoded. Never more: a prompt file of a few KB can hold minutes of codes, and
+    decoding them all took gigabytes."""
     from .. import voice
+    from ..speaker import BARK_FINE_HISTORY
     from .adapter import decode_fine
 
-    if prompt is None or not voice.available():
+    if prompt is None or not voice.usable():
         return None
-    return voice.judge_against(decode_fine(prompt.fine, options), BARK_SAMPLE_RATE)
+    return voice.judge_against(decode_fine(prompt.fine[:, -BARK_FINE_HISTORY:], options), BARK_SAMPLE_RATE)
 
 
 def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:

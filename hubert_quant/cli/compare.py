@@ -10,6 +10,7 @@ from .common import add_command, options
 
 # Where the evaluation in docs/voice.md put one voice and others (its equal-error threshold, 0.84).
 SAME, UNSURE = 0.84, 0.75
+MAX_SECONDS = 600.0  # of each recording, from its start: a voice does not need more (memory stays bounded)
 
 
 def add_compare_parser(commands) -> None:
@@ -22,7 +23,8 @@ def add_compare_parser(commands) -> None:
             "Score each AUDIO's voice against REFERENCE's, from 0 (unlike) to 1 (the same), with a trained "
             "speaker-similarity model (Resemblyzer's, offline), best first. A recording or a speaker .npz "
             "(its prompt, decoded with EnCodec) may be given anywhere. It tells voices apart, not words or "
-            "quality; see docs/voice.md for what it can and cannot tell."
+            "quality; the first 10 minutes of a recording are used. See docs/voice.md for what it can and cannot "
+            "tell."
         ),
     )
     compare.add_argument("reference", type=Path, help="the voice to compare with: a recording or a speaker .npz")
@@ -64,7 +66,9 @@ def _embedding(path: Path, args: argparse.Namespace):
 
     if path.suffix.lower() == ".npz":
         from ..models import load_codec
-        from ..speaker import load_speaker
+        from ..speaker import BARK_FINE_HISTORY, load_speaker
 
-        return voice.embed(load_codec(args.codec, device=args.device).decode(load_speaker(path).fine), BARK_SAMPLE_RATE)
-    return voice.embed(*load_audio(path, rate=voice.RATE))
+        # What Bark reads of the prompt (the last 512 frames): a small file can hold minutes of codes.
+        fine = load_speaker(path).fine[:, -BARK_FINE_HISTORY:]
+        return voice.embed(load_codec(args.codec, device=args.device).decode(fine), BARK_SAMPLE_RATE)
+    return voice.embed(*load_audio(path, end=MAX_SECONDS, rate=voice.RATE))

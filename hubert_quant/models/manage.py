@@ -208,14 +208,25 @@ def install_speaker_similarity() -> str:
     import importlib
     import subprocess
     import sys
+    import tempfile
 
     from .. import voice
 
+    if voice.available():
+        return f"{voice.PACKAGE} {voice.VERSION}"  # already here: pip is not run again
     if reason := hub.download_refusal():
         raise DownloadError(f"the speaker-similarity model is not installed here and is not downloaded: {reason}; "
                             f"whoever runs it can install it with `{voice.INSTALL}`")
-    done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--disable-pip-version-check",
-                           f"{voice.PACKAGE}=={voice.VERSION}"], capture_output=True, text=True)
+    # The released wheel only, by its digest: no other file, no source package built here.
+    pin = f"{voice.PACKAGE}=={voice.VERSION} --hash=sha256:{voice.WHEEL_SHA256}\n"
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as wanted:
+        wanted.write(pin)
+    try:
+        done = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--only-binary", ":all:",
+                               "--require-hashes", "--disable-pip-version-check", "-r", wanted.name],
+                              capture_output=True, text=True)
+    finally:
+        os.unlink(wanted.name)
     importlib.invalidate_caches()
     if done.returncode != 0 or not voice.available():
         last = (done.stderr.strip().splitlines() or done.stdout.strip().splitlines() or ["no output"])[-1]

@@ -193,10 +193,12 @@ def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=Non
     from ..bark.adapter import BarkOptions, load_stages, semantic_to_audio, text_to_semantic
 
     dest, options = Path(dest), options or BarkOptions()
-    if not 0 <= rank < world:
-        raise ValueError(f"rank {rank} of {world} processes: the rank must be 0 to {world - 1}")
-    wanted = [(i, f"gen_{hashlib.sha256(t.encode()).hexdigest()[:12]}", t) for i, t in enumerate(sentences)
-              if t.strip()]
+    _check_share(rank, world)
+    first: dict[str, tuple[int, str]] = {}  # a sentence given twice is one pair, made from its first line
+    for i, t in enumerate(sentences):
+        if t.strip():
+            first.setdefault(f"gen_{hashlib.sha256(t.encode()).hexdigest()[:12]}", (i, t))
+    wanted = [(i, pair, t) for pair, (i, t) in first.items()]
     done = {r["id"] for r in _rows(dest)}
     todo = [(i, pair, t) for i, pair, t in wanted if i % world == rank and pair not in done]
     if todo:
@@ -216,6 +218,12 @@ def generate_pairs(sentences: list[str], dest: str | os.PathLike, *, options=Non
     return len(todo)
 
 
+def _check_share(rank: int, world: int) -> None:
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"process {rank} of {world}: there must be at least one process (WORLD_SIZE) and the "
+                         "rank (RANK) must be 0 to one less than that; torchrun sets both")
+
+
 def _rows(dest: Path) -> list[dict]:
     return read_manifest(dest) if os.path.lexists(dest / "manifest.jsonl") else []
 
@@ -225,7 +233,8 @@ def _add_row(dest: Path, row: dict) -> set[str]:
     add to one manifest); returns every id it holds now."""
     from ..files import folder_lock
 
-    with folder_lock(dest, ".manifest.lock", "the dataset's lock file", DatasetError):
+    # 0600: others on a shared machine cannot open it, so none can hold it and stall every rank.
+    with folder_lock(dest, ".manifest.lock", "the dataset's lock file", DatasetError, mode=0o600):
         rows = {r["id"]: r for r in _rows(dest)}
         rows[row["id"]] = row
         write_manifest(dest, list(rows.values()))
@@ -262,8 +271,7 @@ def extract_features(dest: str | os.PathLike, hubert, *, progress=None, rank: in
     from ..constants import HUBERT_SAMPLE_RATE
 
     dest = Path(dest)
-    if not 0 <= rank < world:
-        raise ValueError(f"rank {rank} of {world} processes: the rank must be 0 to {world - 1}")
+    _check_share(rank, world)
     rows, done = read_manifest(dest)[rank::world], 0
     (dest / "features").mkdir(parents=True, exist_ok=True)
     for n, row in enumerate(rows):
