@@ -192,3 +192,23 @@ def test_an_unseeded_reading_draws_its_seed_apart_from_barks_seeding(tmp_path):
         parts.mkdir()
         seeds.add(reading._plan(parts, None, 1, None, "en", 220)["seed"])
     assert len(seeds) == 4
+
+
+@pytest.mark.standalone
+@pytest.mark.slow
+def test_speak_reads_a_long_text_chunk_by_chunk_and_a_short_one_at_once(bark_installed, speaker, tmp_path,
+                                                                          monkeypatch):
+    """What audio-webui's Text-to-speech entry of ours calls: any length of text, one array back."""
+    from hubert_quant.bark.reading import speak
+
+    seen = calls_of(monkeypatch)
+    short = speak("Good morning.", tmp_path, speaker=speaker, options=BarkOptions(seed=1, device="cpu"))
+    assert short.dtype == np.float32 and len([n for n, _, _ in seen if n == "text_to_semantic"]) == 1
+    assert not list(tmp_path.glob("reading-*"))
+    seen.clear()
+    long = speak(TEXT, tmp_path, speaker=speaker, options=BarkOptions(seed=1, device="cpu"))
+    (folder,) = tmp_path.glob("reading-*")
+    report = json.loads((folder / "reading.json").read_text(encoding="utf-8"))
+    assert len(report["chunks"]) > 1 and "".join(c["text"] for c in report["chunks"]) == TEXT
+    assert len([n for n, _, _ in seen if n == "text_to_semantic"]) == len(report["chunks"])
+    assert abs(long.size / 24_000 - report["chunks"][-1]["end_s"]) < 0.01

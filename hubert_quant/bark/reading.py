@@ -90,6 +90,22 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
                      language, max_chars, voice, replace, only, progress, stages)
 
 
+def speak(text: str, folder: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
+          stages: Stages | None = None) -> np.ndarray:
+    """``text`` in ``speaker``'s voice however long it is: float32 (m,) at 24 kHz. A text Bark speaks at
+    once is one generation (:func:`~.speak.say`); a longer one is read chunk by chunk (:func:`read_text`)
+    into a new folder in ``folder``, where its wav and report stay."""
+    import tempfile
+
+    from ..audio import load_audio
+    from .speak import say
+
+    if len(split_text(text)) <= 1:
+        return say(text, speaker=speaker, options=options, stages=stages)
+    out = Path(tempfile.mkdtemp(prefix="reading-", dir=folder)) / "reading.wav"
+    return load_audio(read_text(text, out, speaker=speaker, options=options, stages=stages).wav)[0]
+
+
 def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause, language, max_chars,
           voice, replace, only, progress, stages) -> Reading:
     from .adapter import load_stages, semantic_to_audio, text_to_semantic

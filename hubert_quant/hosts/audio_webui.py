@@ -293,7 +293,7 @@ def on_tts_list():
 
             from .. import library
             from ..bark.adapter import BarkOptions
-            from ..bark.speak import say
+            from ..bark.reading import speak
             from ..constants import BARK_SAMPLE_RATE
 
             cloned = None
@@ -311,7 +311,9 @@ def on_tts_list():
             from ..ui import library_or_preset
 
             voice = cloned or library_or_preset(settings, speaker)  # a listed speaker or a preset, never a path
-            samples = say(text, speaker=voice, options=BarkOptions(device=settings.device))
+            # A text longer than Bark speaks at once is read chunk by chunk, each from the speaker's prompt.
+            settings.outputs_dir.mkdir(parents=True, exist_ok=True)
+            samples = speak(text, settings.outputs_dir, speaker=voice, options=BarkOptions(device=settings.device))
             return (BARK_SAMPLE_RATE, np.asarray(samples, dtype=np.float32)), str(cloned) if cloned else None
 
         def load_model(self, progress=None):
