@@ -22,11 +22,11 @@ def readme_blocks(language: str, pages=PAGES) -> list[str]:
 
 
 def command_lines() -> list[tuple[str, list[str]]]:
-    """(page, arguments) of every ``hubert-quant`` line in a bash block (comments cut, loops' bodies too)."""
+    """(page, arguments) of every ``hubert-quant`` command in a bash block (comments cut, loops' bodies too)."""
     found = []
     for page in PAGES:
         for block in readme_blocks("bash", [page]):
-            for line in block.splitlines():
+            for line in block.replace("\\\n", " ").splitlines():  # a command continued with \ is one line
                 line = re.sub(r"\s+#.*$", "", line.split("; do ")[-1].removesuffix("; done"))
                 words = shlex.split(line.replace("${stage}", "text").replace("$stage", "text"))
                 for i, word in enumerate(words):

@@ -250,9 +250,13 @@ def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkey
     monkeypatch.setattr(paths, "bark_dir", lambda: tmp_path / "bark")
     (tmp_path / "bark").mkdir()
     (tmp_path / "bark" / "text_2.pt").write_bytes(b"weights")
+    from hubert_quant import models
+
+    installed = []
+    monkeypatch.setattr(models, "install_speaker_similarity", lambda *a, **k: installed.append(a))
     do = models_tab_events(ui.Settings(speakers_dir=tmp_path / "speakers"))
     calls = {"do_download": ("German",), "do_remove": ("Bark text",), "do_confirm_remove": ("Bark text", "Bark text"),
-             "do_add": ("Mine", "someone/quantizer", "q.pth", None, "de")}
+             "do_add": ("Mine", "someone/quantizer", "q.pth", None, "de"), "do_install": ()}
     assert set(calls) == set(do)  # every event of the tab
     listening = socket.create_server(("0.0.0.0", 0))
     try:
@@ -261,7 +265,7 @@ def test_every_model_change_asks_the_sockets_again_at_the_event(tmp_path, monkey
                 do[name](*args)
     finally:
         listening.close()
-    assert (tmp_path / "bark" / "text_2.pt").is_file()
+    assert (tmp_path / "bark" / "text_2.pt").is_file() and installed == []  # pip never ran
     from hubert_quant.models import catalogue
 
     assert "Mine" not in {e.name for e in catalogue.entries()}
