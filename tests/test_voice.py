@@ -221,7 +221,7 @@ def test_takes_are_judged_against_only_what_bark_reads_of_the_prompt(monkeypatch
                         np.zeros(fine.shape[1] * 320, np.float32))
     rng = np.random.default_rng(0)
     long_prompt = make_prompt(rng.integers(0, 10_000, 3000), rng.integers(0, 1024, (8, 4500)))
-    assert reading._voice_judge(long_prompt, adapter.BarkOptions()) is not None
+    assert reading._voice_judge(long_prompt, adapter.BarkOptions(), [], lambda *_: None) is not None
     assert decoded == [(8, 512)]
 
 
@@ -259,3 +259,46 @@ def test_a_long_recording_costs_its_chosen_windows_not_its_length():
     picked = [windows[0], windows[len(windows) // 2]]
     whole = voice.mel(long[: windows[len(windows) // 2].stop * voice.HOP + 400])
     np.testing.assert_allclose(voice.mel(long, picked)[1], whole[picked[1]], rtol=1e-4, atol=1e-6)
+
+
+def test_takes_are_also_judged_against_the_recording_the_speaker_was_cloned_from(clips, tmp_path, monkeypatch):
+    """Issue 30: where the speaker's metadata names its source recording and that recording lies beside the
+    speaker file (the same bytes: its sha256), takes are judged against it as well as against the prompt."""
+    from hubert_quant.bark import adapter, reading
+    from hubert_quant.files import file_digest
+    from hubert_quant.speaker import load_speaker, make_prompt, save_speaker
+
+    own, other = clips["en+m1"][0][1], clips["en+f2"][0][1]
+    folder = tmp_path / "speakers"
+    folder.mkdir()
+    shutil.copy(own, folder / "me.wav")
+    rng = np.random.default_rng(0)
+    meta = {"source": "me.wav", "source_sha256": file_digest(own), "start": 0.5, "end": None}
+    npz = save_speaker(make_prompt(rng.integers(0, 10_000, 100), rng.integers(0, 1024, (8, 150)), meta),
+                       folder / "me.npz")
+    prompt = load_speaker(npz)
+    found = reading._recordings(str(npz), prompt, None)
+    assert [name for name, _, _ in found] == ["me.wav"]
+    assert np.array_equal(found[0][1], load_audio(own, start=0.5, rate=16_000)[0])  # the part that was cloned
+    # Pathological prompt (another voice, as Bark hears it): the recording pulls the speaker's own voice up.
+    monkeypatch.setattr(adapter, "decode_fine", lambda fine, options: load_audio(other, rate=BARK_SAMPLE_RATE)[0])
+    said = []
+    with_recording = reading._voice_judge(prompt, adapter.BarkOptions(), found, lambda *a: said.append(a[0]))
+    prompt_only = reading._voice_judge(prompt, adapter.BarkOptions(), [], lambda *_: None)
+    take = load_audio(clips["en+m1"][1][1], rate=BARK_SAMPLE_RATE)[0]
+    assert with_recording(take) > prompt_only(take) + 0.05
+    assert said == ["takes judged by their voice's similarity to the speaker's prompt, me.wav"]
+    # Given explicitly, any recording is heard (its first 10 minutes) ...
+    assert [n for n, _, _ in reading._recordings(str(npz), prompt, other)] == [other.name]
+    # ... but a file that only took the name, a link, or a name that leaves the folder is not.
+    (folder / "me.wav").unlink()
+    shutil.copy(other, folder / "me.wav")
+    assert reading._recordings(str(npz), prompt, None) == []
+    (folder / "me.wav").unlink()
+    (folder / "me.wav").symlink_to(own)
+    assert reading._recordings(str(npz), prompt, None) == []
+    for name in ("../me.wav", str(own), "", ".."):
+        shutil.copy(own, tmp_path / "me.wav")
+        bad = save_speaker(make_prompt(prompt.semantic, prompt.fine, {**meta, "source": name}), folder / "bad.npz",
+                           overwrite=True)
+        assert reading._recordings(str(bad), load_speaker(bad), None) == [], name

@@ -38,6 +38,7 @@ from .speak import Stages, resolve_speaker, wav_path
 SEED_STEP = 1000  # chunk i's takes use seeds seed + i * SEED_STEP + attempt * takes + take
 MAX_RECORD_BYTES = 1 << 20  # a chunk's report or the plan: far more than they hold
 MAX_PART_BYTES = 64 << 20  # a chunk's audio: 14 s at 24 kHz is 0.7 MB
+REFERENCE_SECONDS = 600.0  # of a reference recording: its voice is heard in far less (as compare does)
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,16 @@ class Reading:
 def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
               takes: int = 1, pause: float = 0.3, language: str = "en", max_chars: int = MAX_CHARS,
               voice: judging.VoiceJudge | str | None = "auto", overwrite: bool = False, progress=None,
-              stages: Stages | None = None, only: set[int] | None = None) -> Reading:
+              stages: Stages | None = None, only: set[int] | None = None,
+              reference: str | os.PathLike | None = None) -> Reading:
     """Read ``text`` in ``speaker``'s voice into ``out`` (a 24 kHz wav) and ``out``.json.
 
     takes: Bark generations per chunk; the best by :func:`takes.judge` is kept. voice: a judge of how
         alike a take's voice is to the speaker's; "auto": the speaker-similarity model
         (:mod:`hubert_quant.voice`) against the speaker's prompt, heard, where the model is installed and
-        there is a speaker; None: none. pause: seconds of silence between chunks.
+        there is a speaker, and also against the recording it was cloned from where that lies beside the
+        speaker file (found by the name and sha256 its metadata holds) or is given as ``reference`` (its
+        first 10 minutes are heard); None: none. pause: seconds of silence between chunks.
     only: chunk indexes to make again, with new seeds (a different take); the others are reused from
         ``OUT.parts/``.
     The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
@@ -87,7 +91,7 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
             "another output")
     with files.folder_lock(parts, ".lock", "the reading's lock file", busy=busy):
         return _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause,
-                     language, max_chars, voice, replace, only, progress, stages)
+                     language, max_chars, voice, replace, only, progress, stages, reference)
 
 
 def speak(text: str, folder: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
@@ -107,7 +111,7 @@ def speak(text: str, folder: str | os.PathLike, *, speaker=None, options: BarkOp
 
 
 def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause, language, max_chars,
-          voice, replace, only, progress, stages) -> Reading:
+          voice, replace, only, progress, stages, reference) -> Reading:
     from .adapter import load_stages, semantic_to_audio, text_to_semantic
 
     plan = _plan(parts, options.seed, takes, prompt, language, max_chars)
@@ -117,10 +121,11 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     if todo and len(todo) < len(chunks) and only is None:
         stages(f"continuing: {len(chunks) - len(todo)} of {len(chunks)} chunks were made before ({parts.name})", 1, 1)
     if todo:
+        recordings = _recordings(speaker, prompt, reference) if voice == "auto" else []  # a bad one: before Bark
         stages("loading Bark", 1, 1)
         load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)
         if voice == "auto":
-            voice = _voice_judge(prompt, options)
+            voice = _voice_judge(prompt, options, recordings, stages)
     steps, step = len(todo) * takes, 0
     with explain_out_of_memory("running Bark", options.device):
         for i in todo:
@@ -141,17 +146,42 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     return _assemble(chunks, parts, base, takes, wav, report_path, pause, speaker, replace)
 
 
-def _voice_judge(prompt, options: BarkOptions) -> judging.VoiceJudge | None:
+def _voice_judge(prompt, options: BarkOptions, recordings: list, stages: Stages) -> judging.VoiceJudge | None:
     """Takes judged against the speaker's own prompt as Bark hears it: the fine codes Bark reads (the last
     512 frames, 6.8 s), decoded. Never more: a prompt file of a few KB can hold minutes of codes, and
-    decoding them all took gigabytes."""
+    decoding them all took gigabytes. Each of ``recordings`` ((name, samples, rate)) counts as much."""
     from .. import voice
     from ..speaker import BARK_FINE_HISTORY
     from .adapter import decode_fine
 
     if prompt is None or not voice.usable():
         return None
-    return voice.judge_against(decode_fine(prompt.fine[:, -BARK_FINE_HISTORY:], options), BARK_SAMPLE_RATE)
+    heard = ", ".join(["the speaker's prompt"] + [name for name, _, _ in recordings])
+    stages(f"takes judged by their voice's similarity to {heard}", 1, 1)
+    return voice.judge_against(decode_fine(prompt.fine[:, -BARK_FINE_HISTORY:], options), BARK_SAMPLE_RATE,
+                               *[(samples, rate) for _, samples, rate in recordings])
+
+
+def _recordings(speaker, prompt, reference) -> list[tuple[str, np.ndarray, int]]:
+    """The recordings of the speaker's voice besides its prompt: ``reference`` (its first 10 minutes), else
+    the recording the speaker was cloned from where it lies beside the speaker file (the part cloned)."""
+    from ..audio import load_audio
+    from ..speaker import source_recording
+
+    if reference is not None:
+        return [(Path(reference).name, *load_audio(reference, end=REFERENCE_SECONDS, rate=16_000))]
+    if prompt is None or not isinstance(speaker, (str, os.PathLike)) or Path(speaker).suffix.lower() != ".npz":
+        return []
+    found = source_recording(Path(os.path.expanduser(speaker)), prompt)
+    if found is None:
+        return []
+    f, part = found
+    name = str(prompt.metadata["source"])
+    with f:
+        try:
+            return [(name, *load_audio(name, start=part["start"], end=part["end"], rate=16_000, data=f))]
+        except (ValueError, OSError):  # the clone's own record, not the user's request: judged without it
+            return []
 
 
 def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:

@@ -47,6 +47,9 @@ def add_speak_parsers(commands) -> None:
     say.add_argument("--language", default="en",
                      help="the text's language code, for where its sentences end (default en)")
     say.add_argument("--speaker", default=None, help="a speaker .npz or a Bark preset (default: a random voice)")
+    say.add_argument("--reference", type=Path, default=None,
+                     help="a recording of the speaker's voice the takes are also judged against (default: the "
+                          "recording the speaker was cloned from, where it lies beside the speaker file)")
     say.add_argument("--text-temp", type=float, default=0.7, help="text stage temperature (default 0.7)")
     for command in (mask, say):
         command.add_argument("--out", "-o", type=Path, required=True, help="output .wav (24 kHz mono)")
@@ -74,7 +77,8 @@ def run_say(args: argparse.Namespace) -> int:
     from ..text import split_text
 
     text = _text_of(args)
-    if args.text_file is None and args.takes == 1 and len(split_text(text, language=args.language)) == 1:
+    once = args.text_file is None and args.takes == 1 and args.reference is None
+    if once and len(split_text(text, language=args.language)) == 1:
         return _speak(args, lambda options, stages: say(text, speaker=args.speaker, options=options, stages=stages))
     return _read(args, text)
 
@@ -102,7 +106,8 @@ def _read(args: argparse.Namespace, text: str) -> int:
     check_writable([out, out.with_suffix(".json")], overwrite=args.force)  # before Bark loads
     try:
         reading = read_text(text, out, speaker=args.speaker, options=_options(args), takes=args.takes,
-                            pause=args.pause, language=args.language, overwrite=args.force, stages=_print_stage)
+                            pause=args.pause, language=args.language, overwrite=args.force, stages=_print_stage,
+                            reference=args.reference)
     except KeyboardInterrupt:
         print(f"interrupted; the finished chunks are kept in {out.with_suffix('.parts')}: run the same command "
               "again to continue from there", file=sys.stderr)
