@@ -12,8 +12,8 @@ voice notes and podcasts, so the part is found for them:
         that is not a pause, a length far from 8-12 s
     best = the candidate with the highest score (ties: the earliest); fully deterministic.
 
-No cloning model runs here: the choice costs the VAD's pass, the voice check and some numpy (0.9 s a
-minute of audio on 2 CPU cores, 1.42x the VAD's pass alone: scripts/bench_segment.py). Limits: the VAD
+No cloning model runs here: the choice costs the VAD's pass, the voice check and some numpy, in time linear
+in the recording's length (scripts/bench_segment.py; docs/performance.md). Limits: the VAD
 tells speech from non-speech, not one speaker from another; that is the speaker-similarity model's
 part (hubert_quant.voice, where installed): each stretch of 1 s or more is compared with the
 recording's main voice, so a second voice is caught even at the same pitch (measured on espeak-ng
@@ -22,6 +22,7 @@ voices; a very similar voice can pass). The pitch check stays for stretches too 
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -90,12 +91,20 @@ class Analysis:
     f0: np.ndarray
     speech: tuple[tuple[float, float], ...]
     voice_match: tuple[float, ...] = ()  # per speech stretch: its voice's similarity to the main voice's
+    _bounds: tuple[list[float], list[float]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def main_pitch(self) -> float:
         """Median pitch (Hz) over the recording's speech: its main voice's."""
         voiced = self.f0[self._speech_mask() & np.isfinite(self.f0)]
         return float(np.median(voiced)) if voiced.size else math.nan
+
+    def stretches_within(self, start: float, end: float) -> range:
+        """Indices of the stretches overlapping ``start``-``end`` s, by bisection (reading all made Pick quadratic)."""
+        if self._bounds is None:
+            object.__setattr__(self, "_bounds", ([s for s, _ in self.speech], [e for _, e in self.speech]))
+        starts, ends = self._bounds
+        return range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
 
     def _speech_mask(self) -> np.ndarray:
         mask = np.zeros(self.level_db.size, dtype=bool)
@@ -325,7 +334,8 @@ def _candidates(analysis: Analysis, shortest: float, longest: float) -> list[tup
 def _score(analysis: Analysis, start: float, end: float, start_pause: float, end_pause: float,
            main_pitch: float, ideal: tuple[float, float]) -> Segment:
     a, b = _frame(start), max(_frame(start) + 1, _frame(end))
-    inside = [(max(s, start), min(e, end)) for s, e in analysis.speech if e > start and s < end]
+    within = analysis.stretches_within(start, end)
+    inside = [(max(s, start), min(e, end)) for s, e in (analysis.speech[k] for k in within)]
     speech_time = sum(e - s for s, e in inside)
     region_levels = [float(np.median(analysis.level_db[_frame(s):max(_frame(s) + 1, _frame(e))])) for s, e in inside]
     region_pitches = []
@@ -336,8 +346,7 @@ def _score(analysis: Analysis, start: float, end: float, start_pause: float, end
             region_pitches.append(float(np.median(voiced)))
     pauses = [inside[k + 1][0] - inside[k][1] for k in range(len(inside) - 1)]
     # voice_match is empty where the model is not installed; NaN (m != m) for stretches too short to tell
-    matches = [m for (s, e), m in zip(analysis.speech, analysis.voice_match, strict=False)
-               if e > start and s < end and m == m]
+    matches = [m for m in analysis.voice_match[within.start:within.stop] if m == m]
     measures = {
         "speech_ratio": speech_time / (end - start),
         "longest_pause": max(pauses, default=0.0),

@@ -63,13 +63,36 @@ def main(argv=None) -> int:
             optimizer.step()
         return time.perf_counter() - start
 
+    def breakdown() -> dict[str, float]:
+        """Where one batched step's time goes: the LSTM and the output layers, forward and backward, and Adam."""
+        model = Quantizer(QuantizerConfig(version=1)).to(args.device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        features, tokens, _ = collate(pairs[: args.batch_size])
+        features, tokens = features.to(args.device), tokens.to(args.device)
+        marks = [time.perf_counter()]
+        hidden, _ = model.lstm(features)
+        marks.append(time.perf_counter())
+        cut = hidden.detach().requires_grad_()
+        loss = torch.nn.functional.cross_entropy(model._head(cut).flatten(0, 1), tokens.flatten(), ignore_index=-100)
+        marks.append(time.perf_counter())
+        loss.backward()
+        marks.append(time.perf_counter())
+        hidden.backward(cut.grad)
+        marks.append(time.perf_counter())
+        optimizer.step()
+        marks.append(time.perf_counter())
+        names = ("LSTM forward", "output layers forward", "output layers backward", "LSTM backward", "Adam")
+        return {name: marks[i + 1] - marks[i] for i, name in enumerate(names)}
+
     t_plain, t_batched = plain(), batched()
+    parts = breakdown()
     rate_plain, rate_batched = args.sequences / t_plain, args.sequences / t_batched
     print(f"{args.sequences} sequences of {args.seconds:g} s, quantizer v1 full size, {args.device}, "
           f"torch threads {torch.get_num_threads()}")
     print(f"plain, one sequence per step: {rate_plain:.3f} sequences/s ({t_plain:.1f} s)")
     print(f"batched, {args.batch_size} per step: {rate_batched:.3f} sequences/s ({t_batched:.1f} s)")
     print(f"speed-up: {rate_batched / rate_plain:.2f}x")
+    print("one batched step, seconds: " + ", ".join(f"{name} {seconds:.2f}" for name, seconds in parts.items()))
     return 0
 
 

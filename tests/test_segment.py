@@ -63,6 +63,22 @@ def test_the_choice_is_the_same_every_time(built):
         assert [(s.start, s.end, s.score) for s in again] == [(s.start, s.end, s.score) for s in first]
 
 
+def test_a_candidate_reads_only_the_stretches_it_overlaps_and_exactly_those(built):
+    """Scoring looks up a part's stretches by bisection (a two-hour recording has thousands: reading all
+    of them for each candidate made Pick quadratic); it must find the same ones as reading all."""
+    samples, rate = sf.read(str(built["music"].path), dtype="float32")
+    analysis = segment.analyse(samples, rate)
+    speech = analysis.speech
+    assert len(speech) > 5 and all(a[1] <= b[0] for a, b in zip(speech, speech[1:], strict=False))
+    edges = sorted({0.0, analysis.duration, *(t for stretch in speech for t in stretch)})
+    rng = np.random.default_rng(0)
+    ranges = [(a, b) for a in edges for b in edges if a < b]  # every edge case: touching, equal, inside
+    ranges += [tuple(sorted(rng.uniform(0, analysis.duration, 2))) for _ in range(500)]
+    for start, end in ranges:
+        overlapping = [k for k, (s, e) in enumerate(speech) if e > start and s < end]
+        assert list(analysis.stretches_within(start, end)) == overlapping, (start, end)
+
+
 def test_each_damage_is_named_where_it_is(built):
     expected = {"silence": "silence", "music": "music or noise", "clipping": "clipped", "second voice": "voice pitched"}
     for damage, words in expected.items():
