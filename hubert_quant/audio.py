@@ -211,7 +211,8 @@ def read_blocks(
     header: called with the checked header before the first block.
     data: the file's bytes as a binary file object (a zip member read into ``io.BytesIO``): then
         ``path`` only names it in messages.
-    Memory is one block (at most ``BLOCK_VALUES`` samples) whatever the file's length.
+    Memory is one block (at most ``BLOCK_VALUES`` samples in, about as many out) whatever the file's length
+    and rate.
     """
     import soundfile as sf
 
@@ -223,7 +224,9 @@ def read_blocks(
         first, last = _frame_range(path, info.frames, info.samplerate, start, end)
         allowed = int(limits.max_seconds * info.samplerate) + 1  # what may be decoded, whatever the header says
         resampler = BlockResampler(info.samplerate, rate) if rate and rate != info.samplerate else None
-        block = max(1024, BLOCK_VALUES // info.channels)
+        # A block is at most BLOCK_VALUES samples read and at most that many given out: a file at a low rate
+        # (a few KB of 100 Hz FLAC can hold hours) is read in smaller blocks, as each grows 160x to 16 kHz.
+        block = max(1024, min(BLOCK_VALUES // info.channels, BLOCK_VALUES * info.samplerate // max(rate or 0, 1)))
         try:
             if first:
                 f.seek(first)

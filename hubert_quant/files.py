@@ -18,6 +18,7 @@ import re
 import stat
 import tempfile
 import time
+import unicodedata
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -107,6 +108,16 @@ def _cannot_write_in(folder: Path) -> str:
     os.close(fd)
     os.unlink(name)
     return ""
+
+
+def plain_name(name: object) -> bool:
+    """Whether ``name`` is a file name that reads as what it is and stays in its folder: a non-empty string,
+    no invisible or control characters (nor lone surrogates, which no file system takes), no surrounding
+    spaces, no separators, NFC, not hidden (so not ``.`` or ``..``). Others look like another file
+    (``ali\\u200bce``, ``bob\\n``) or lead elsewhere, and are never opened."""
+    return (isinstance(name, str) and bool(name) and name == name.strip() and not name.startswith(".")
+            and not any(c in name for c in "/\\") and unicodedata.normalize("NFC", name) == name
+            and not any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp") for c in name))
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HubertQuantError, OutputExistsError, SpeakerFileError
-from .files import folder_lock
+from .files import folder_lock, plain_name
 from .speaker import (
     MAX_FILE_BYTES,
     SpeakerPrompt,
@@ -90,15 +90,6 @@ def speaker_path(folder: str | os.PathLike, name: str) -> Path:
 
 def preview_path(folder: str | os.PathLike, name: str) -> Path:
     return Path(folder) / f"{safe_name(name)}{PREVIEW_SUFFIX}"
-
-
-def plain_name(name: str) -> bool:
-    """Whether ``name`` (a listed file's name less ``.npz``) reads as what it is: no invisible or
-    control characters, no surrounding spaces, no separators, NFC, not hidden. Others look like
-    another speaker (``ali\\u200bce``, ``bob\\n``) and are never opened."""
-    return (bool(name) and name == name.strip() and not name.startswith(".") and not any(c in name for c in "/\\")
-            and unicodedata.normalize("NFC", name) == name
-            and not any(unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp") for c in name))
 
 
 def shown_name(name: str) -> str:

@@ -243,29 +243,70 @@ def open_regular(path: str | os.PathLike, *, what: str, max_bytes: int) -> Binar
         raise
 
 
-def source_recording(speaker_path: str | os.PathLike, prompt: SpeakerPrompt) -> tuple[BinaryIO, dict] | None:
-    """The recording a speaker was cloned from, opened, with the part of it that was cloned (``start``,
-    ``end`` in seconds, None for its ends): only a file beside the speaker file, under the plain name its
-    metadata gives, opened as speaker files are (no link followed), whose sha256 is the one recorded (the
-    same recording, not another that took its name). None where there is no such file."""
+def source_recording(speaker_path: str | os.PathLike, prompt: SpeakerPrompt, *, seconds: float = 600.0,
+                     rate: int = 16_000) -> tuple[str, np.ndarray] | None:
+    """The recording a speaker was cloned from: its name and the part that was cloned (at most ``seconds``
+    of it, from where the part starts), decoded to mono (n,) at ``rate``. None where there is no such file.
+
+    The metadata is the speaker file's, so it is untrusted like the file. Only a file beside the speaker,
+    under a plain name (:func:`files.plain_name`), opened as speaker files are (no symbolic link followed,
+    nothing but a regular file), whose sha256 is the one recorded. The bytes hashed are the bytes decoded:
+    the same descriptor, and the file's size and change times must not move from the hash to the end of
+    decoding (else it was written meanwhile, and the digest vouches for nothing)."""
+    from .audio import load_audio
+
     meta = prompt.metadata
     name, digest = meta.get("source"), meta.get("source_sha256")
-    if not (isinstance(name, str) and isinstance(digest, str)) or name in ("", ".", "..") or os.sep in name \
-            or (os.altsep and os.altsep in name) or "\0" in name:
+    if not (files.plain_name(name) and isinstance(digest, str)):
         return None
-    part = {k: meta.get(k) if isinstance(meta.get(k), (int, float)) else None for k in ("start", "end")}
+    first = _seconds(meta.get("start")) or 0.0
+    last = _seconds(meta.get("end"))
+    last = first + seconds if last is None or last <= first else min(last, first + seconds)
     try:
         f = open_regular(Path(speaker_path).parent / name, what=name, max_bytes=MAX_SOURCE_BYTES)
     except SpeakerFileError:
         return None
-    hashed = hashlib.sha256()
-    for block in iter(lambda: f.read(1 << 20), b""):
-        hashed.update(block)
-    if hashed.hexdigest() != digest:
-        f.close()
+    with f:
+        before = _stamp(f)
+        if not _has_digest(f, before[0], digest):
+            return None
+        f.seek(0)
+        try:
+            samples, _ = load_audio(name, start=first, end=last, rate=rate, data=f)
+        except (ValueError, OSError):  # the clone's own record, not the user's request: done without it
+            return None
+        if _stamp(f) != before:
+            return None
+    return name, samples
+
+
+def _seconds(value: object) -> float | None:
+    """A time in the metadata as seconds, or None where it is not a plain non-negative finite number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    f.seek(0)
-    return f, part
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer beyond any float
+        return None
+    return seconds if 0.0 <= seconds < 1e9 else None  # NaN and infinities fail the comparison
+
+
+def _stamp(f: BinaryIO) -> tuple[int, int, int]:
+    found = os.fstat(f.fileno())
+    return found.st_size, found.st_mtime_ns, found.st_ctime_ns
+
+
+def _has_digest(f: BinaryIO, size: int, digest: str) -> bool:
+    """Whether the first ``size`` bytes of ``f`` have the sha256 ``digest`` and nothing follows them
+    (a file growing while it is hashed is read no further than it was)."""
+    hashed, left = hashlib.sha256(), size
+    while left > 0:
+        block = f.read(min(left, 1 << 20))
+        if not block:
+            return False
+        hashed.update(block)
+        left -= len(block)
+    return not f.read(1) and hashed.hexdigest() == digest
 
 
 def file_kind(mode: int) -> str:

@@ -204,6 +204,17 @@ def test_a_file_decoded_in_blocks_equals_the_whole_file_decoded(tmp_path, monkey
     np.testing.assert_allclose(part, resample(whole[first:last], rate, 24_000).numpy(), atol=2e-6)
 
 
+@pytest.mark.parametrize("rate, target", [(100, 16_000), (1_000, 16_000), (8_000, 48_000), (192_000, 16_000)])
+def test_no_block_given_out_is_larger_than_a_block_read_however_far_it_is_resampled(tmp_path, rate, target):
+    """A few KB of FLAC at 100 Hz hold hours, and each sample becomes 160 at 16 kHz: the blocks read shrink
+    so that each block given out stays near BLOCK_VALUES (one 2M-sample block once gave out 320M)."""
+    path = tmp_path / "low.flac"
+    sf.write(path, np.full(max(3 * audio.BLOCK_VALUES * rate // target, 5 * rate), 0.1, np.float32), rate,
+             subtype="PCM_16")
+    sizes = [len(block) for block in audio.read_blocks(path, rate=target)]
+    assert len(sizes) >= 3 and max(sizes) <= audio.BLOCK_VALUES * 1.01, sizes[:5]
+
+
 def test_an_odd_rate_does_not_need_a_huge_filter():
     """44101 Hz to 16 kHz has no common factor: torchaudio's filter would be 2.8 GB. It is read as 44100 Hz."""
     assert audio.resampling_rate(44_101, 16_000) == 44_100

@@ -1,8 +1,12 @@
+import hashlib
+import io
+import os
 import pickle
 import zipfile
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from hubert_quant.errors import OutputExistsError, SpeakerFileError
 from hubert_quant.speaker import load_speaker, make_prompt, ratio_ok, save_speaker
@@ -181,3 +185,90 @@ def test_not_an_npz(tmp_path):
     (tmp_path / "x.npz").write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(SpeakerFileError):
         load_speaker(tmp_path / "x.npz")
+
+
+# ---- the recording a speaker was cloned from (speaker.source_recording: a guard over its metadata) -----------
+
+
+def _beside(folder, meta: dict, data: bytes | None = None, name: str = "me.wav"):
+    """A speaker in ``folder`` whose metadata is ``meta`` (with the digest of ``data``, written as ``name``)."""
+    if data is not None:
+        (folder / name).write_bytes(data)
+        meta = {"source": name, "source_sha256": hashlib.sha256(data).hexdigest(), **meta}
+    rng = np.random.default_rng(0)
+    path = save_speaker(make_prompt(rng.integers(0, 10_000, 50), rng.integers(0, 1024, (8, 75)), meta),
+                        folder / "s.npz", overwrite=True)
+    return path, load_speaker(path)
+
+
+def _wav(seconds: float, rate: int = 16_000) -> bytes:
+    buffer = io.BytesIO()
+    sf.write(buffer, np.full(int(seconds * rate), 0.25, np.float32), rate, format="WAV", subtype="PCM_16")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("name", ["x\ud800.wav", "me\x1b[31m.wav", "me.wav\n", " me.wav", ".me.wav", "me\u200b.wav",
+                                  "sub/me.wav", "..\\me.wav", "..", ".", "", ["me.wav"], 7, None])
+def test_a_source_name_that_is_not_a_plain_name_is_never_opened(tmp_path, name):
+    """Whatever the name, a reading goes on: no exception, nothing outside the speaker's folder, no name
+    that shows as another (control characters, invisible ones, a lone surrogate no file system takes)."""
+    from hubert_quant.speaker import source_recording
+
+    data = _wav(1.0)
+    (tmp_path / "sub").mkdir()
+    for where in (tmp_path / "sub" / "me.wav", tmp_path.parent / "me.wav"):
+        where.write_bytes(data)
+    if isinstance(name, str) and name not in ("", ".", "..") and "\ud800" not in name and "/" not in name:
+        (tmp_path / name).write_bytes(data)  # the file is even there, under that very name
+    path, prompt = _beside(tmp_path, {"source": name, "source_sha256": hashlib.sha256(data).hexdigest()})
+    assert source_recording(path, prompt) is None
+
+
+@pytest.mark.parametrize("times", [{"end": 10**400}, {"start": 10**400}, {"start": float("nan")},
+                                   {"end": float("inf")}, {"start": -5}, {"start": True, "end": "2"},
+                                   {"start": 3.0, "end": 1.0}, {"start": [1]}])
+def test_odd_times_in_the_metadata_read_at_most_the_whole_recording(tmp_path, times):
+    from hubert_quant.speaker import source_recording
+
+    path, prompt = _beside(tmp_path, times, _wav(4.0))
+    name, samples = source_recording(path, prompt)
+    assert name == "me.wav" and 0 < len(samples) <= 4 * 16_000
+
+
+def test_at_most_ten_minutes_of_the_source_are_read_however_long_it_is(tmp_path):
+    """A few KB of FLAC can declare hours; only the part cloned is decoded, ten minutes at most."""
+    from hubert_quant.speaker import source_recording
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.zeros(20 * 60 * 1000, np.int16), 1000, format="FLAC", subtype="PCM_16")  # 20 min at 1 kHz
+    assert len(buffer.getvalue()) < 100_000
+    path, prompt = _beside(tmp_path, {"start": 30.0}, buffer.getvalue(), "long.flac")
+    _, samples = source_recording(path, prompt)
+    assert abs(len(samples) - 600 * 16_000) <= 16
+
+
+def test_a_source_written_while_it_is_hashed_or_decoded_is_not_used(tmp_path, monkeypatch):
+    """The digest vouches for the bytes hashed: a write in place after the hash (same size, same inode)
+    or bytes added while hashing leave the speaker judged without its recording."""
+    from hubert_quant import speaker
+
+    data = _wav(2.0)
+    path, prompt = _beside(tmp_path, {}, data)
+    os.utime(tmp_path / "me.wav", (1_600_000_000, 1_600_000_000))  # its last change long ago, as a real file's
+    assert speaker.source_recording(path, prompt)[0] == "me.wav"
+    hashed = speaker._has_digest
+
+    def then_written(f, size, digest):
+        found = hashed(f, size, digest)
+        with open(tmp_path / "me.wav", "r+b") as again:  # the same file, in place
+            again.seek(100)
+            again.write(b"\0" * 64)
+        return found
+
+    monkeypatch.setattr(speaker, "_has_digest", then_written)
+    assert speaker.source_recording(path, prompt) is None
+    # Growing while hashed: read no further than the size it had, and refused.
+    grown = io.BytesIO(data + b"more")
+    assert not hashed(grown, len(data), hashlib.sha256(data).hexdigest()) and grown.tell() == len(data) + 1
+    grown = io.BytesIO(data)
+    assert hashed(grown, len(data), hashlib.sha256(data).hexdigest())

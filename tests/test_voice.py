@@ -237,7 +237,7 @@ def test_damaged_weights_leave_every_use_to_judge_without_the_model(tmp_path, mo
         from hubert_quant.speaker import make_prompt
 
         prompt = make_prompt(np.arange(100), np.zeros((8, 150), np.int64))
-        assert reading._voice_judge(prompt, None) is None  # takes judged on length, silence, clipping
+        assert reading._voice_judge(prompt, None, [], lambda *_: None) is None  # judged on length, silence, clipping
     finally:
         voice.encoder.cache_clear()
 

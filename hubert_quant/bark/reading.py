@@ -163,25 +163,20 @@ def _voice_judge(prompt, options: BarkOptions, recordings: list, stages: Stages)
 
 
 def _recordings(speaker, prompt, reference) -> list[tuple[str, np.ndarray, int]]:
-    """The recordings of the speaker's voice besides its prompt: ``reference`` (its first 10 minutes), else
-    the recording the speaker was cloned from where it lies beside the speaker file (the part cloned)."""
+    """The recordings of the speaker's voice besides its prompt, (name, samples (n,), rate): ``reference``
+    (its first 10 minutes), else the recording the speaker was cloned from where it lies beside the
+    speaker file (the part cloned; see :func:`hubert_quant.speaker.source_recording`)."""
+    from .. import voice
     from ..audio import load_audio
     from ..speaker import source_recording
 
     if reference is not None:
         return [(Path(reference).name, *load_audio(reference, end=REFERENCE_SECONDS, rate=16_000))]
-    if prompt is None or not isinstance(speaker, (str, os.PathLike)) or Path(speaker).suffix.lower() != ".npz":
+    if (prompt is None or not isinstance(speaker, (str, os.PathLike)) or Path(speaker).suffix.lower() != ".npz"
+            or not voice.usable()):  # without the model nothing would hear it: not read at all
         return []
-    found = source_recording(Path(os.path.expanduser(speaker)), prompt)
-    if found is None:
-        return []
-    f, part = found
-    name = str(prompt.metadata["source"])
-    with f:
-        try:
-            return [(name, *load_audio(name, start=part["start"], end=part["end"], rate=16_000, data=f))]
-        except (ValueError, OSError):  # the clone's own record, not the user's request: judged without it
-            return []
+    found = source_recording(Path(os.path.expanduser(speaker)), prompt, seconds=REFERENCE_SECONDS, rate=16_000)
+    return [] if found is None else [(*found, 16_000)]
 
 
 def _plan(parts: Path, seed: int | None, takes: int, prompt, language: str, max_chars: int) -> dict:
