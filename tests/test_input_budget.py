@@ -293,6 +293,17 @@ def test_the_command_line_refuses_in_one_line_naming_its_option(stereo_96k, tmp_
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
 
 
+@pytest.mark.parametrize("args, option", [(["--max-audio-rate", "48000"], "--max-audio-rate N"),
+                                          (["--max-audio-hours", "0.0003"], "--max-audio-hours N")])
+def test_say_refuses_a_reference_recording_in_one_line_naming_its_option(stereo_96k, tmp_path, args, option):
+    """say --reference reads its recording through the same budget, before Bark loads."""
+    (tmp_path / "t.txt").write_text("Hello there. " * 30, encoding="utf-8")
+    result = run_cli("say", "--text-file", str(tmp_path / "t.txt"), "--takes", "2", "--reference", str(stereo_96k),
+                     "--out", str(tmp_path / "out.wav"), "--device", "cpu", *args)
+    assert result.returncode == 1 and "loading Bark" not in result.stderr
+    assert option in result.stderr and "Traceback" not in result.stderr, result.stderr
+
+
 def test_the_app_refuses_with_the_apps_option(stereo_96k, tmp_path):
     import gradio as gr
 

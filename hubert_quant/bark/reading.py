@@ -54,7 +54,7 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
               takes: int = 1, pause: float = 0.3, language: str = "en", max_chars: int = MAX_CHARS,
               voice: judging.VoiceJudge | str | None = "auto", overwrite: bool = False, progress=None,
               stages: Stages | None = None, only: set[int] | None = None,
-              reference: str | os.PathLike | None = None) -> Reading:
+              reference: str | os.PathLike | None = None, limits=None) -> Reading:
     """Read ``text`` in ``speaker``'s voice into ``out`` (a 24 kHz wav) and ``out``.json.
 
     takes: Bark generations per chunk; the best by :func:`takes.judge` is kept. voice: a judge of how
@@ -62,7 +62,8 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
         (:mod:`hubert_quant.voice`) against the speaker's prompt, heard, where the model is installed and
         there is a speaker, and also against the recording it was cloned from where that lies beside the
         speaker file (found by the name and sha256 its metadata holds) or is given as ``reference`` (its
-        first 10 minutes are heard); None: none. pause: seconds of silence between chunks.
+        first 10 minutes are heard; ``limits``: what that file may be, :class:`~hubert_quant.audio.AudioLimits`);
+        None: none. pause: seconds of silence between chunks.
     only: chunk indexes to make again, with new seeds (a different take); the others are reused from
         ``OUT.parts/``.
     The same ``options.seed`` gives the same result; without one, a seed is drawn and kept in the
@@ -91,7 +92,8 @@ def read_text(text: str, out: str | os.PathLike, *, speaker=None, options: BarkO
             "another output")
     with files.folder_lock(parts, ".lock", "the reading's lock file", busy=busy):
         return _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause,
-                     language, max_chars, voice, replace, only, progress, stages, reference)
+                     language, max_chars, voice, replace, only, progress, stages,
+                     lambda: _recordings(speaker, prompt, reference, limits))
 
 
 def speak(text: str, folder: str | os.PathLike, *, speaker=None, options: BarkOptions | None = None,
@@ -111,7 +113,7 @@ def speak(text: str, folder: str | os.PathLike, *, speaker=None, options: BarkOp
 
 
 def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, takes, pause, language, max_chars,
-          voice, replace, only, progress, stages, reference) -> Reading:
+          voice, replace, only, progress, stages, recordings) -> Reading:
     from .adapter import load_stages, semantic_to_audio, text_to_semantic
 
     plan = _plan(parts, options.seed, takes, prompt, language, max_chars)
@@ -121,7 +123,7 @@ def _read(chunks, wav, report_path, parts, prompt, history, speaker, options, ta
     if todo and len(todo) < len(chunks) and only is None:
         stages(f"continuing: {len(chunks) - len(todo)} of {len(chunks)} chunks were made before ({parts.name})", 1, 1)
     if todo:
-        recordings = _recordings(speaker, prompt, reference) if voice == "auto" else []  # a bad one: before Bark
+        recordings = recordings() if voice == "auto" else []  # a bad reference fails here, before Bark
         stages("loading Bark", 1, 1)
         load_stages(("text", "coarse", "fine", "codec"), options, progress=progress)
         if voice == "auto":
@@ -162,7 +164,7 @@ def _voice_judge(prompt, options: BarkOptions, recordings: list, stages: Stages)
                                *[(samples, rate) for _, samples, rate in recordings])
 
 
-def _recordings(speaker, prompt, reference) -> list[tuple[str, np.ndarray, int]]:
+def _recordings(speaker, prompt, reference, limits=None) -> list[tuple[str, np.ndarray, int]]:
     """The recordings of the speaker's voice besides its prompt, (name, samples (n,), rate): ``reference``
     (its first 10 minutes), else the recording the speaker was cloned from where it lies beside the
     speaker file (the part cloned; see :func:`hubert_quant.speaker.source_recording`)."""
@@ -171,7 +173,7 @@ def _recordings(speaker, prompt, reference) -> list[tuple[str, np.ndarray, int]]
     from ..speaker import source_recording
 
     if reference is not None:
-        return [(Path(reference).name, *load_audio(reference, end=REFERENCE_SECONDS, rate=16_000))]
+        return [(Path(reference).name, *load_audio(reference, end=REFERENCE_SECONDS, rate=16_000, limits=limits))]
     if (prompt is None or not isinstance(speaker, (str, os.PathLike)) or Path(speaker).suffix.lower() != ".npz"
             or not voice.usable()):  # without the model nothing would hear it: not read at all
         return []

@@ -51,6 +51,7 @@ def add_speak_parsers(commands) -> None:
                      help="a recording of the speaker's voice the takes are also judged against (default: the "
                           "recording the speaker was cloned from, where it lies beside the speaker file)")
     say.add_argument("--text-temp", type=float, default=0.7, help="text stage temperature (default 0.7)")
+    add_audio_limits(say)  # for --reference
     for command in (mask, say):
         command.add_argument("--out", "-o", type=Path, required=True, help="output .wav (24 kHz mono)")
         command.add_argument("--seed", type=int, default=None, help="same seed, same audio (on the same device)")
@@ -107,7 +108,7 @@ def _read(args: argparse.Namespace, text: str) -> int:
     try:
         reading = read_text(text, out, speaker=args.speaker, options=_options(args), takes=args.takes,
                             pause=args.pause, language=args.language, overwrite=args.force, stages=_print_stage,
-                            reference=args.reference)
+                            reference=args.reference, limits=audio_limits(args))
     except KeyboardInterrupt:
         print(f"interrupted; the finished chunks are kept in {out.with_suffix('.parts')}: run the same command "
               "again to continue from there", file=sys.stderr)
