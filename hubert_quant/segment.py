@@ -12,17 +12,16 @@ voice notes and podcasts, so the part is found for them:
         that is not a pause, a length far from 8-12 s
     best = the candidate with the highest score (ties: the earliest); fully deterministic.
 
-No cloning model runs here: the choice costs the VAD's pass, the voice check and some numpy, in time linear
-in the recording's length (scripts/bench_segment.py; docs/performance.md). Limits: the VAD
-tells speech from non-speech, not one speaker from another; that is the speaker-similarity model's
-part (hubert_quant.voice, where installed): each stretch of 1 s or more is compared with the
-recording's main voice, so a second voice is caught even at the same pitch (measured on espeak-ng
-voices; a very similar voice can pass). The pitch check stays for stretches too short to tell.
+No cloning model runs here: the VAD's pass, the voice check and some numpy, in time linear in the length
+(scripts/bench_segment.py). The VAD hears speech, not speakers; the speaker-similarity model
+(hubert_quant.voice, where installed) compares each stretch of 1 s or more with the main voice, so a second
+voice is caught even at the same pitch; the pitch check stays for stretches too short to tell.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,7 +90,6 @@ class Analysis:
     f0: np.ndarray
     speech: tuple[tuple[float, float], ...]
     voice_match: tuple[float, ...] = ()  # per speech stretch: its voice's similarity to the main voice's
-    _bounds: tuple[list[float], list[float]] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def main_pitch(self) -> float:
@@ -99,10 +97,12 @@ class Analysis:
         voiced = self.f0[self._speech_mask() & np.isfinite(self.f0)]
         return float(np.median(voiced)) if voiced.size else math.nan
 
+    @functools.cached_property
+    def _bounds(self) -> tuple[list[float], list[float]]:
+        return [s for s, _ in self.speech], [e for _, e in self.speech]
+
     def stretches_within(self, start: float, end: float) -> range:
         """Indices of the stretches overlapping ``start``-``end`` s, by bisection (reading all made Pick quadratic)."""
-        if self._bounds is None:
-            object.__setattr__(self, "_bounds", ([s for s, _ in self.speech], [e for _, e in self.speech]))
         starts, ends = self._bounds
         return range(bisect.bisect_right(ends, start), bisect.bisect_left(starts, end))
 

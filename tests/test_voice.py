@@ -302,3 +302,22 @@ def test_takes_are_also_judged_against_the_recording_the_speaker_was_cloned_from
         bad = save_speaker(make_prompt(prompt.semantic, prompt.fine, {**meta, "source": name}), folder / "bad.npz",
                            overwrite=True)
         assert reading._recordings(str(bad), load_speaker(bad), None) == [], name
+
+
+def test_a_reference_that_cannot_be_heard_is_said_not_dropped_in_silence(monkeypatch):
+    """say --reference with a random voice (no prompt) or without the model: a line says why it is unused."""
+    from hubert_quant.bark import reading
+    from hubert_quant.speaker import make_prompt
+
+    recordings = [("me.wav", np.zeros(16_000, np.float32), 16_000)]
+    said = []
+    assert reading._voice_judge(None, None, recordings, lambda *a: said.append(a[0])) is None
+    assert said == ["me.wav is not heard: there is no speaker's prompt to judge takes by"]
+    monkeypatch.setattr(voice, "usable", lambda: False)
+    prompt = make_prompt(np.arange(100), np.zeros((8, 150), np.int64))
+    said.clear()
+    assert reading._voice_judge(prompt, None, recordings, lambda *a: said.append(a[0])) is None
+    assert said == [f"me.wav is not heard: the speaker-similarity model is not installed or not usable "
+                    f"({voice.INSTALL})"]
+    said.clear()
+    assert reading._voice_judge(prompt, None, [], lambda *a: said.append(a[0])) is None and said == []

@@ -157,6 +157,10 @@ def _voice_judge(prompt, options: BarkOptions, recordings: list, stages: Stages)
     from .adapter import decode_fine
 
     if prompt is None or not voice.usable():
+        if recordings:  # given with --reference: say why it is not heard rather than drop it in silence
+            why = ("there is no speaker's prompt to judge takes by" if prompt is None else
+                   f"the speaker-similarity model is not installed or not usable ({voice.INSTALL})")
+            stages(f"{', '.join(name for name, _, _ in recordings)} is not heard: {why}", 1, 1)
         return None
     heard = ", ".join(["the speaker's prompt"] + [name for name, _, _ in recordings])
     stages(f"takes judged by their voice's similarity to {heard}", 1, 1)
