@@ -58,8 +58,8 @@ def clone_voice(
         by :func:`hubert_quant.segment.best_segment`; the metadata says which part and why.
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
-    fast: bfloat16 HuBERT and quantizer: faster on hardware with bfloat16 support, but
-        tokens may differ from the exact pipeline (see docs/performance.md).
+    fast: bfloat16 HuBERT and quantizer: faster on CPUs (not on a GPU, where it was measured
+        slower), but tokens may differ from the exact pipeline (see docs/performance.md).
     stages: called as ``stages(what, done, total)`` while decoding, for each HuBERT and EnCodec
         window, and around the quantizer (what a progress bar shows on long recordings).
     limits: what a recording file may be (:class:`~hubert_quant.audio.AudioLimits`; default: its

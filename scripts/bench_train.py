@@ -36,6 +36,12 @@ def main(argv=None) -> int:
     pairs = [(str(i), torch.randn(frames - 7 * (i % 5), 768).numpy(), torch.randint(0, 10_000, (frames - 7 * (i % 5),))
               .numpy()) for i in range(args.sequences)]
 
+    def sync() -> float:
+        """The clock, once the device has finished what was queued (a GPU runs asynchronously)."""
+        if torch.device(args.device).type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter()
+
     def plain() -> float:
         model = Quantizer(QuantizerConfig(version=1)).to(args.device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
@@ -46,7 +52,7 @@ def main(argv=None) -> int:
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-        return time.perf_counter() - start
+        return sync() - start
 
     def batched() -> float:
         model = Quantizer(QuantizerConfig(version=1)).to(args.device)
@@ -61,7 +67,7 @@ def main(argv=None) -> int:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
-        return time.perf_counter() - start
+        return sync() - start
 
     def breakdown() -> dict[str, float]:
         """Where one batched step's time goes: the LSTM and the output layers, forward and backward, and Adam."""
@@ -69,21 +75,23 @@ def main(argv=None) -> int:
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         features, tokens, _ = collate(pairs[: args.batch_size])
         features, tokens = features.to(args.device), tokens.to(args.device)
-        marks = [time.perf_counter()]
+        marks = [sync()]
         hidden, _ = model.lstm(features)
-        marks.append(time.perf_counter())
+        marks.append(sync())
         cut = hidden.detach().requires_grad_()
         loss = torch.nn.functional.cross_entropy(model._head(cut).flatten(0, 1), tokens.flatten(), ignore_index=-100)
-        marks.append(time.perf_counter())
+        marks.append(sync())
         loss.backward()
-        marks.append(time.perf_counter())
+        marks.append(sync())
         hidden.backward(cut.grad)
-        marks.append(time.perf_counter())
+        marks.append(sync())
         optimizer.step()
-        marks.append(time.perf_counter())
+        marks.append(sync())
         names = ("LSTM forward", "output layers forward", "output layers backward", "LSTM backward", "Adam")
         return {name: marks[i + 1] - marks[i] for i, name in enumerate(names)}
 
+    if torch.device(args.device).type != "cpu":
+        breakdown()  # the device's start-up (context, kernels, cuDNN) is paid before anything is timed
     t_plain, t_batched = plain(), batched()
     parts = breakdown()
     rate_plain, rate_batched = args.sequences / t_plain, args.sequences / t_batched

@@ -57,7 +57,7 @@ def add_clone_parser(commands) -> None:
                             "folder, or --out itself if it ends in .npz)")
     clone.add_argument(
         "--fast", action="store_true",
-        help="bfloat16 HuBERT and quantizer: faster where supported, tokens may differ (see docs/performance.md)",
+        help="bfloat16 HuBERT and quantizer: faster on CPUs, not on GPUs; tokens may differ (docs/performance.md)",
     )
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
     clone.add_argument("--skip-existing", action="store_true",
