@@ -77,6 +77,14 @@ class QuantizerConfig:
 
 
 CHUNK_FRAMES = 2048  # output-layer chunk: 2048 x 10000 logits = 82 MB
+# Long inputs: the LSTM runs over windows of WINDOW_FRAMES (30 s), each after CONTEXT_FRAMES (10 s)
+# of the frames before it to settle its state, up to WINDOWS_PER_BATCH side by side. One step then
+# reads the 16 MB recurrent weights once for every window instead of once per frame: the one pass is
+# bound by that reading, 1,000 steps for 10 s. Inputs up to WINDOW_FRAMES + CONTEXT_FRAMES (40 s)
+# are one pass, as before.
+WINDOW_FRAMES = 1500
+CONTEXT_FRAMES = 500
+WINDOWS_PER_BATCH = 8  # layer 1's gates for a batch: 8 x 2000 x 4096 float32 = 262 MB
 
 
 def _margin(logits: torch.Tensor) -> torch.Tensor:
@@ -116,10 +124,11 @@ class Quantizer(nn.Module):
         features: Tensor, shape (n_frames, input_size)
         returns: LongTensor, shape (n_frames,)
 
-        The LSTM runs over the whole sequence; the output layers run on chunks of frames,
-        so a 10-minute input never holds its (n_frames, 10000) logits at once. With
-        ``self.fast`` the LSTM (about 70% of the time: each step streams its 16 MB recurrent
-        weights) runs in bfloat16, so tokens may differ from the exact ones.
+        The LSTM runs over the whole sequence up to 40 s, and over 30 s windows side by side
+        beyond (each after 10 s of the frames before it: see :meth:`hidden`); the output layers
+        run on chunks of frames, so a 10-minute input never holds its (n_frames, 10000) logits
+        at once. With ``self.fast`` the LSTM (about 70% of the time: each step streams its
+        16 MB recurrent weights) runs in bfloat16, so tokens may differ from the exact ones.
         """
         if features.ndim != 2 or features.shape[-1] != self.config.input_size:
             raise ValueError(
@@ -128,12 +137,41 @@ class Quantizer(nn.Module):
             )
         features = features.to(self.fc.weight.device, self.fc.weight.dtype)
         with torch.autocast(autocast_type(features.device), dtype=torch.bfloat16, enabled=self.fast):
-            hidden, _ = self.lstm(features)
+            hidden = self.hidden(features)
         hidden = hidden.to(self.fc.weight.dtype)
         tokens = torch.empty(hidden.shape[0], dtype=torch.long, device=hidden.device)
         for first in range(0, hidden.shape[0], CHUNK_FRAMES):
             tokens[first : first + CHUNK_FRAMES] = self._exact_tokens(hidden[first : first + CHUNK_FRAMES])
         return tokens
+
+    def hidden(self, features: torch.Tensor) -> torch.Tensor:
+        """The LSTM's output for one sequence, in windows side by side when it is long.
+
+        features: Tensor, shape (n_frames, input_size)
+        returns: Tensor, shape (n_frames, hidden_size)
+
+        Up to ``WINDOW_FRAMES + CONTEXT_FRAMES`` frames this is one pass. Beyond, frame ``i``
+        comes from a pass that starts at most ``WINDOW_FRAMES + CONTEXT_FRAMES`` frames before
+        it, not at frame 0: an LSTM's state forgets, so the outputs agree with one pass up to
+        rounding (measured in docs/performance.md), and the windows of a batch are padded at
+        their end, which a forward LSTM never sees before a real frame.
+        """
+        total = features.shape[0]
+        if total <= WINDOW_FRAMES + CONTEXT_FRAMES:
+            return self.lstm(features)[0]
+        out = features.new_empty((total, self.config.hidden_size))
+        starts = list(range(0, total, WINDOW_FRAMES))
+        for group in range(0, len(starts), WINDOWS_PER_BATCH):
+            spans = [(max(0, first - CONTEXT_FRAMES), first, min(first + WINDOW_FRAMES, total))
+                     for first in starts[group : group + WINDOWS_PER_BATCH]]
+            longest = max(last - lo for lo, _, last in spans)
+            batch = features.new_zeros((len(spans), longest, features.shape[1]))
+            for row, (lo, _, last) in enumerate(spans):
+                batch[row, : last - lo] = features[lo:last]
+            hidden, _ = self.lstm(batch)
+            for row, (lo, first, last) in enumerate(spans):
+                out[first:last] = hidden[row, first - lo : last - lo]
+        return out
 
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
         """LSTM output (n, hidden) -> logits (n, output_size)."""

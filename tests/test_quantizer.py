@@ -150,3 +150,50 @@ def test_pickle_module_is_not_a_loophole(tmp_path):
     (tmp_path / "raw.pth").write_bytes(pickle.dumps({"a": 1}))
     with pytest.raises(CheckpointError):
         Quantizer.load(tmp_path / "raw.pth")
+
+
+@pytest.fixture
+def small_windows(monkeypatch):
+    """Windows of 50 frames after 20 of context, 3 side by side, on a tiny LSTM that records its calls."""
+    import hubert_quant.quantizer as module
+
+    monkeypatch.setattr(module, "WINDOW_FRAMES", 50)
+    monkeypatch.setattr(module, "CONTEXT_FRAMES", 20)
+    monkeypatch.setattr(module, "WINDOWS_PER_BATCH", 3)
+    torch.manual_seed(3)
+    model = Quantizer(QuantizerConfig(input_size=8, hidden_size=16, output_size=40, version=1)).eval()
+    calls = []
+    model.lstm.register_forward_hook(lambda _module, args, _out: calls.append(tuple(args[0].shape)))
+    return model, calls
+
+
+@pytest.mark.parametrize("n_frames", [71, 150, 437, 451])
+def test_long_input_runs_in_windows_side_by_side(small_windows, n_frames):
+    model, calls = small_windows
+    features = torch.randn(n_frames, 8)
+    with torch.no_grad():
+        hidden = model.hidden(features)
+        one_pass = model.lstm(features)[0]
+        # Each window alone, from its context's first frame: what the batch must give, padding and all.
+        for first in range(0, n_frames, 50):
+            lo, last = max(0, first - 20), min(first + 50, n_frames)
+            alone = model.lstm(features[lo:last])[0][first - lo :]
+            torch.testing.assert_close(hidden[first:last], alone, rtol=1e-5, atol=1e-6)
+    windows = -(-n_frames // 50)
+    batched = calls[: -(-windows // 3)]
+    assert sum(shape[0] for shape in batched) == windows  # every window once ...
+    assert all(shape[0] <= 3 and shape[1] <= 70 for shape in batched)  # ... at most 3 at a time: memory is bounded
+    # After 20 frames of context this LSTM's state has nearly forgotten where it started (a window
+    # stitched one frame off would be off by a whole frame's output, around 0.1).
+    torch.testing.assert_close(hidden, one_pass, rtol=0, atol=1e-3)
+
+
+def test_input_up_to_window_and_context_is_one_pass(small_windows):
+    model, calls = small_windows
+    reference = OriginalTokenizer(16, 8, 40, version=1)
+    reference.load_state_dict(model.state_dict())
+    features = torch.randn(70, 8)
+    with torch.no_grad():
+        expected = reference.eval().get_token(features)
+    assert torch.equal(model.tokens(features), expected)  # the original's tokens, exactly
+    assert calls == [(70, 8)]  # one unbatched pass
