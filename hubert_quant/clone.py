@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from .audio import AudioLimits, audio_info, check_speech, load_audio, resample
 from .constants import CODEC_SAMPLE_RATE, DEFAULT_QUANTIZER, HUBERT_REPO, HUBERT_SAMPLE_RATE
+from .device import bfloat16_is_slow, resolve_device
 from .errors import AudioError, explain_out_of_memory
 from .files import file_digest
 from .models.load import find_models, load_found, wanted_models
@@ -58,8 +60,9 @@ def clone_voice(
         by :func:`hubert_quant.segment.best_segment`; the metadata says which part and why.
     progress: called as ``progress(file, bytes_done, bytes_total)`` while missing models
         download (default: tqdm bars on stderr).
-    fast: bfloat16 HuBERT and quantizer: faster on CPUs (not on a GPU, where it was measured
-        slower), but tokens may differ from the exact pipeline (see docs/performance.md).
+    fast: bfloat16 HuBERT and quantizer: faster on CPUs with bfloat16 instructions (AVX512-BF16 or
+        AMX), but tokens may differ from the exact pipeline (see docs/performance.md). Where it was
+        measured slower (a GPU, an x86 CPU without them) exact mode is used, with a note on stderr.
     stages: called as ``stages(what, done, total)`` while decoding, for each HuBERT and EnCodec
         window, and around the quantizer (what a progress bar shows on long recordings).
     limits: what a recording file may be (:class:`~hubert_quant.audio.AudioLimits`; default: its
@@ -265,6 +268,7 @@ def _clone(wav16: np.ndarray, wav24: np.ndarray, metadata: dict, wanted: dict, f
     from . import __version__
 
     quantizer_name, hubert_name = _describe(wanted["quantizer"], "quantizer"), _describe(wanted["hubert"], "hubert")
+    fast = fast and _fast_pays(device)
     quantizer, hubert, codec = load_found(wanted, found, device=device, fast=fast)
     seconds = len(wav16) / HUBERT_SAMPLE_RATE
     with explain_out_of_memory(f"cloning {metadata['source']} ({seconds:.0f} s)", str(hubert.device)):
@@ -281,6 +285,19 @@ def _clone(wav16: np.ndarray, wav24: np.ndarray, metadata: dict, wanted: dict, f
         "fast": fast,
     }
     return make_prompt(semantic, fine, metadata)
+
+
+_noted_slow_fast: set[str] = set()
+
+
+def _fast_pays(device: str) -> bool:
+    """False (and one note per device and process) where bfloat16 was measured slower than exact mode."""
+    device = resolve_device(device)
+    why = bfloat16_is_slow(device)
+    if why and device not in _noted_slow_fast:
+        _noted_slow_fast.add(device)
+        print(f"note: fast mode is not used on {device}: {why}. Cloning in exact mode.", file=sys.stderr)
+    return not why
 
 
 def clone_file(

@@ -49,3 +49,43 @@ def seed_everything(seed: int) -> None:
     random.seed(value)
     np.random.seed(value)
     torch.manual_seed(value)
+
+
+# Measured (docs/performance.md): bfloat16 fast mode took 0.59x the plain pipeline's time on a 2-core
+# Xeon with AVX512-BF16 and 0.65x on a 16-core one with AMX, but 1.7x on a Xeon without either
+# (emulated bfloat16) and 1.05 to 1.13x on an NVIDIA H200 (a clone there is launch-bound; autocast
+# only adds casts).
+_SLOW_ON_GPU = ("on a GPU it was measured slower than exact mode (1.05 to 1.13x on an NVIDIA H200): "
+                "a clone there waits on many small steps, and bfloat16 only adds conversions")
+_SLOW_ON_THIS_CPU = ("this CPU has no bfloat16 instructions (AVX512-BF16 or AMX), and without them "
+                     "fast mode was measured 1.7x slower than exact mode")
+
+
+def bfloat16_is_slow(device) -> str:
+    """Why fast mode (bfloat16) would be slower than exact mode on ``device``, or "" where it pays
+    (or where nothing was measured: CPUs other than x86, Apple's GPUs)."""
+    kind = getattr(device, "type", str(device).split(":")[0])
+    if kind == "cuda":
+        return _SLOW_ON_GPU
+    if kind == "cpu" and _cpu_bfloat16() is False:
+        return _SLOW_ON_THIS_CPU
+    return ""
+
+
+def _cpu_bfloat16(cpuinfo: str = "/proc/cpuinfo") -> bool | None:
+    """Whether this x86 CPU runs bfloat16 natively (AVX512-BF16 or AMX); None when unknown."""
+    import platform
+
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return None
+    import torch
+
+    probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if all(callable(probe) for probe in probes):  # torch >= 2.3 asks the CPU itself
+        return any(probe() for probe in probes)
+    try:  # older torch (audio-webui pins 2.1): the flags Linux reports
+        with open(cpuinfo, encoding="ascii", errors="replace") as info:
+            flags = next((line.split(":", 1)[1].split() for line in info if line.startswith("flags")), None)
+    except OSError:
+        return None
+    return None if flags is None else bool({"avx512_bf16", "amx_bf16"} & set(flags))

@@ -57,7 +57,8 @@ def add_clone_parser(commands) -> None:
                             "folder, or --out itself if it ends in .npz)")
     clone.add_argument(
         "--fast", action="store_true",
-        help="bfloat16 HuBERT and quantizer: faster on CPUs, not on GPUs; tokens may differ (docs/performance.md)",
+        help="bfloat16 HuBERT and quantizer where the CPU has bfloat16 instructions (elsewhere it was measured "
+             "slower, and exact mode is used); tokens may differ (docs/performance.md)",
     )
     clone.add_argument("--force", "-f", action="store_true", help="replace existing output files")
     clone.add_argument("--skip-existing", action="store_true",
