@@ -327,7 +327,8 @@ def test_a_long_clone_moves_the_page_progress_bar_window_by_window(settings, tmp
                 progress=lambda value, desc=None, **_: seen.append((desc, value)))
     hubert = [value for desc, value in seen if desc == "HuBERT features"]
     encodec = [value for desc, value in seen if desc == "EnCodec"]
-    assert hubert == [(i, 4) for i in range(5)] and encodec == [(i, 4) for i in range(5)]  # 30 s windows
+    assert hubert == [(i, 4) for i in range(5)]  # 30 s windows
+    assert encodec == [(i, 16) for i in range(17)]  # 6 s chunks, the last one taking the 4 s left over
     order = [next(i for i, (desc, _) in enumerate(seen) if desc == stage)
              for stage in ("decoding", "HuBERT features", "quantizer", "EnCodec")]
     assert order == sorted(order)
