@@ -24,6 +24,15 @@ def test_cpu_follows_its_bfloat16_instructions(monkeypatch, native, slow):
     assert device.bfloat16_is_slow("mps") == ""  # not measured: the user's choice stands
 
 
+@pytest.mark.parametrize("native,cpu", [(True, True), (False, False), (None, False)])
+def test_training_uses_bfloat16_on_gpus_and_on_cpus_known_to_have_it(monkeypatch, native, cpu):
+    monkeypatch.setattr(device, "_cpu_bfloat16", lambda: native)
+    assert device.trains_in_bfloat16("cpu") is cpu
+    assert device.trains_in_bfloat16(torch.device("cpu")) is cpu
+    assert device.trains_in_bfloat16("cuda:1") is True
+    assert device.trains_in_bfloat16("mps") is False  # not measured: fp32, as before
+
+
 @pytest.fixture
 def old_torch(monkeypatch):
     """torch without the CPU probes (audio-webui's 2.1), on an x86 machine: the flags file decides."""

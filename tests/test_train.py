@@ -11,10 +11,11 @@ import soundfile as sf
 import torch
 from conftest import ROOT, fake_hub_cache, run_cli, speech_like
 
+from hubert_quant import device as devices
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
 from hubert_quant.training import dataset
 from hubert_quant.training.evaluate import evaluate
-from hubert_quant.training.train import IGNORE, TrainConfig, collate, train
+from hubert_quant.training.train import IGNORE, TrainConfig, collate, cosine_schedule, train, train_epoch
 
 pytestmark = pytest.mark.slow  # Bark runs, training or long audio: minutes on 2 cores
 
@@ -46,8 +47,10 @@ FAST = TrainConfig(epochs=8, batch_size=8, lr=2e-2, patience=8, seed=3, device="
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("train")
     data = synthetic(root / "data")
-    first = train(data, root / "a", model_config=SMALL, config=FAST, progress=False)
-    again = train(data, root / "b", model_config=SMALL, config=FAST, progress=False)
+    with pytest.MonkeyPatch.context() as patch:  # fp32 on every CPU: the reference the bfloat16 run is held to
+        patch.setattr(devices, "_cpu_bfloat16", lambda: False)
+        first = train(data, root / "a", model_config=SMALL, config=FAST, progress=False)
+        again = train(data, root / "b", model_config=SMALL, config=FAST, progress=False)
     return data, root, first, again
 
 
@@ -56,6 +59,32 @@ def test_training_learns_far_above_chance_and_repeats_exactly(trained):
     assert first["best_top1"] > 0.8  # chance: 1/4 for the four target classes, 1/10000 by vocabulary
     assert first["history"] == again["history"]
     assert (root / "a" / "curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native):
+    """bfloat16 autocast for the forward pass on a CPU with AVX512-BF16 or AMX; fp32 weights and loss either way."""
+    monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: native)
+    torch.manual_seed(0)
+    model = Quantizer(SMALL)
+    seen = []
+    model.register_forward_hook(lambda _module, _args, out: seen.append(out.dtype))
+    rng = np.random.default_rng(0)
+    pairs = [(str(i), rng.standard_normal((40, 32)).astype(np.float32), rng.integers(0, 32, 40)) for i in range(4)]
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    losses = train_epoch(model, model, pairs, optimizer, cosine_schedule(optimizer, 2),
+                         TrainConfig(batch_size=2, device="cpu"), "cpu")
+    assert seen == [torch.bfloat16 if native else torch.float32] * 2
+    assert len(losses) == 2 and all(np.isfinite(losses))
+    assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_training_in_bfloat16_learns_as_well(monkeypatch, trained, tmp_path):
+    data, _, first, _ = trained
+    monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: True)
+    result = train(data, tmp_path / "bf16", model_config=SMALL, config=FAST, progress=False)
+    assert result["best_top1"] > 0.8
+    assert abs(result["best_top1"] - first["best_top1"]) < 0.05
 
 
 def test_exported_checkpoint_loads_in_the_core_loader_and_gives_the_evaluated_accuracy(trained):
@@ -89,8 +118,9 @@ def test_fine_tuning_starts_from_the_loaded_weights(trained, tmp_path):
     assert result["history"][0]["val_top1"] == pytest.approx(first["best_top1"])
 
 
-def test_resume_continues_where_it_stopped(trained, tmp_path):
+def test_resume_continues_where_it_stopped(trained, tmp_path, monkeypatch):
     data, _, first, _ = trained
+    monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: False)  # as the reference run
     stopped = train(data, tmp_path / "r", model_config=SMALL, config=FAST, progress=False, stop_after=4)
     assert len(stopped["history"]) == 4
     resumed = train(data, tmp_path / "r", model_config=SMALL, config=FAST, progress=False)

@@ -4,7 +4,8 @@ Sequences are batched: padded at the end to the longest in the batch (the LSTM r
 in time, so padding never reaches a real frame; packing would give the same numbers but its
 backward pass is about 7x slower on CPU), and the cross-entropy on logits ignores padded positions
 (the original applied LogSoftmax and then a loss that applies it again, one item at a
-time). Adam with cosine decay, gradient clipping, bfloat16 autocast on GPU, a checkpoint per
+time). Adam with cosine decay, gradient clipping, bfloat16 autocast where it pays (a GPU, a CPU with
+AVX512-BF16 or AMX: :func:`~hubert_quant.device.trains_in_bfloat16`), a checkpoint per
 epoch in the compatible format plus a resumable state, early stopping on validation
 accuracy. Under ``torchrun`` it trains with DistributedDataParallel, same command line.
 """
@@ -23,7 +24,7 @@ import torch
 from torch import nn
 
 from ..constants import env
-from ..device import resolve_device, seed_everything
+from ..device import autocast_type, resolve_device, seed_everything, trains_in_bfloat16
 from ..quantizer import Quantizer, QuantizerConfig
 from .dataset import IGNORE, collate, load_split  # noqa: F401 - IGNORE: what padded tokens are
 from .evaluate import evaluate
@@ -108,9 +109,10 @@ def train_epoch(trainable, model: Quantizer, pairs, optimizer, schedule, config:
     itself or its DistributedDataParallel wrapper (whose call syncs gradients)."""
     model.train()
     losses = []
+    bfloat16 = trains_in_bfloat16(device)
     for first in range(0, len(pairs), config.batch_size):
         features, tokens, lengths = collate(pairs[first : first + config.batch_size])
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=device.startswith("cuda")):
+        with torch.autocast(autocast_type(device), dtype=torch.bfloat16, enabled=bfloat16):
             loss = batch_loss(trainable, features.to(device), tokens.to(device))
         optimizer.zero_grad()
         loss.backward()
