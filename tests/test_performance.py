@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from conftest import speech_like
+from fixtures.cpu import needs_bfloat16_lstm
 from fixtures.plain_pipeline import PlainPipeline
 
 from hubert_quant.audio import resample
@@ -50,6 +51,7 @@ def test_across_window_boundaries_same_frames_and_high_agreement(pipelines):
 
 
 def test_fast_mode_gives_the_same_frames_and_mostly_the_same_tokens(tiny):
+    needs_bfloat16_lstm()
     quantizer, hubert, _ = load_models(str(tiny / "quantizer-v1.pth"), str(tiny / "hubert"), device="cpu",
                                        with_codec=False, fast=True)
     exact_q, exact_h, _ = load_models(str(tiny / "quantizer-v1.pth"), str(tiny / "hubert"), device="cpu",

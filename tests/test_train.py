@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import ROOT, fake_hub_cache, run_cli, speech_like
+from fixtures.cpu import needs_bfloat16_lstm
 
 from hubert_quant import device as devices
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
@@ -64,6 +65,8 @@ def test_training_learns_far_above_chance_and_repeats_exactly(trained):
 @pytest.mark.parametrize("native", [True, False])
 def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native):
     """bfloat16 autocast for the forward pass on a CPU with AVX512-BF16 or AMX; fp32 weights and loss either way."""
+    if native:
+        needs_bfloat16_lstm()
     monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: native)
     torch.manual_seed(0)
     model = Quantizer(SMALL)
@@ -80,6 +83,7 @@ def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native
 
 
 def test_training_in_bfloat16_learns_as_well(monkeypatch, trained, tmp_path):
+    needs_bfloat16_lstm()
     data, _, first, _ = trained
     monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: True)
     result = train(data, tmp_path / "bf16", model_config=SMALL, config=FAST, progress=False)
