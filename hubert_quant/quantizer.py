@@ -85,7 +85,7 @@ CHUNK_FRAMES = 2048  # output-layer chunk: 2048 x 10000 logits = 82 MB
 WINDOW_FRAMES = 1500
 CONTEXT_FRAMES = 500
 # Each batch costs one window's number of steps, so the windows are shared out evenly over the fewest
-# batches: 20 windows (10 minutes) as 2 x 10 took 11.0 s on 2 cores, as 8 + 8 + 4 15.5 s, as 1 x 20 10.8 s.
+# batches: 20 windows (10 minutes) as 10 + 10 took 11 to 12 s on 2 cores, as 8 + 8 + 4 15 to 16 s, as 20 10.8 s.
 WINDOWS_PER_BATCH = 10  # layer 1's gates for a batch: 10 x 2000 x 4096 float32 = 328 MB
 
 

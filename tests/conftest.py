@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from fixtures.cpu import pretending_bfloat16
 from fixtures.signals import speech_like  # noqa: F401 - tests import it from here
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -251,3 +252,10 @@ def calls_with_a_server_path(config: dict, value) -> list[tuple[int, list]]:
     defaults = {c["id"]: c["props"].get("value") for c in config["components"]}
     return [(dep.get("id", index), [value if i in ours else defaults.get(i) for i in dep["inputs"]])
             for index, dep in enumerate(config["dependencies"]) if set(dep["inputs"]) & ours]
+
+
+@pytest.fixture
+def pretend_bfloat16():
+    """For tests that make the CPU check say "bfloat16": they then run on any CPU (fixtures/cpu.py)."""
+    with pretending_bfloat16():
+        yield

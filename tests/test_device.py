@@ -5,7 +5,6 @@ import platform
 import numpy as np
 import pytest
 import torch
-from fixtures.cpu import needs_bfloat16_lstm
 
 from hubert_quant import clone, device, models
 from hubert_quant.clone import clone_voice
@@ -87,8 +86,7 @@ def test_fast_mode_where_it_is_slow_clones_exactly_and_says_so_once(tiny_models,
         assert prompt.metadata["fast"] is False  # the file says what was done
 
 
-def test_fast_mode_where_it_pays_runs_in_bfloat16(tiny_models, voice_wav, monkeypatch, capsys):
-    needs_bfloat16_lstm()
+def test_fast_mode_where_it_pays_runs_in_bfloat16(tiny_models, voice_wav, monkeypatch, capsys, pretend_bfloat16):
     monkeypatch.setattr(device, "_cpu_bfloat16", lambda: True)
     models.clear_cache()
     loaded = []

@@ -10,7 +10,6 @@ import pytest
 import soundfile as sf
 import torch
 from conftest import ROOT, fake_hub_cache, run_cli, speech_like
-from fixtures.cpu import needs_bfloat16_lstm
 
 from hubert_quant import device as devices
 from hubert_quant.quantizer import Quantizer, QuantizerConfig
@@ -63,10 +62,8 @@ def test_training_learns_far_above_chance_and_repeats_exactly(trained):
 
 
 @pytest.mark.parametrize("native", [True, False])
-def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native):
+def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native, pretend_bfloat16):
     """bfloat16 autocast for the forward pass on a CPU with AVX512-BF16 or AMX; fp32 weights and loss either way."""
-    if native:
-        needs_bfloat16_lstm()
     monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: native)
     torch.manual_seed(0)
     model = Quantizer(SMALL)
@@ -82,8 +79,7 @@ def test_training_runs_in_bfloat16_only_where_the_cpu_has_it(monkeypatch, native
     assert {p.dtype for p in model.parameters()} == {torch.float32}
 
 
-def test_training_in_bfloat16_learns_as_well(monkeypatch, trained, tmp_path):
-    needs_bfloat16_lstm()
+def test_training_in_bfloat16_learns_as_well(monkeypatch, trained, tmp_path, pretend_bfloat16):
     data, _, first, _ = trained
     monkeypatch.setattr(devices, "_cpu_bfloat16", lambda: True)
     result = train(data, tmp_path / "bf16", model_config=SMALL, config=FAST, progress=False)
